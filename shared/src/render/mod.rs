@@ -1,0 +1,1 @@
+//! Personalization with Handlebars.
