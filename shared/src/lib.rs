@@ -15,6 +15,7 @@
 
 pub mod adapters;
 pub mod domain;
+pub mod logging;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod ports;

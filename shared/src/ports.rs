@@ -316,3 +316,9 @@ impl Clock for FixedClock {
         *self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
+
+impl<C: Clock> Clock for std::sync::Arc<C> {
+    fn now(&self) -> Timestamp {
+        (**self).now()
+    }
+}

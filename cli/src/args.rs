@@ -1,0 +1,49 @@
+//! Command-line arguments (clap).
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "herald", version, about = "Self-hosted API-triggered email, SMS and push campaigns")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run every Herald function in one process on this machine.
+    Serve(ServeArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StoreKind {
+    /// SQLite file in the data directory.
+    Sqlite,
+    /// DynamoDB (AWS or DynamoDB Local via AWS_ENDPOINT_URL); table from --table / HERALD_TABLE.
+    Dynamodb,
+}
+
+#[derive(Clone, Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "HERALD_ADDR", default_value = "127.0.0.1")]
+    pub addr: IpAddr,
+    /// Port to listen on (0 picks a free one; the address is printed).
+    #[arg(long, env = "HERALD_PORT", default_value_t = 3000)]
+    pub port: u16,
+    /// Where the SQLite database and the API token are kept.
+    #[arg(long, env = "HERALD_DATA_DIR", default_value = "./.herald")]
+    pub data_dir: PathBuf,
+    /// Which store to use.
+    #[arg(long, env = "HERALD_STORE", value_enum, default_value_t = StoreKind::Sqlite)]
+    pub store: StoreKind,
+    /// DynamoDB table (with --store dynamodb).
+    #[arg(long, env = "HERALD_TABLE")]
+    pub table: Option<String>,
+    /// Base URL the public routes (unsubscribe links) are reached at; default the listen address.
+    #[arg(long, env = "HERALD_PUBLIC_URL")]
+    pub public_url: Option<String>,
+}

@@ -1,0 +1,11 @@
+//! # herald (command line)
+//!
+//! `herald serve` runs Herald in one process: the admin and trigger routers on one TCP
+//! listener, the SQLite store in a data directory (or DynamoDB with `--store dynamodb`), and a
+//! bearer token on every route but health and unsubscribe.
+
+pub mod args;
+pub mod serve;
+pub mod token;
+
+pub use args::{Cli, Command};

@@ -1,0 +1,103 @@
+//! `herald serve`: the admin and trigger routers on one listener, over SQLite or DynamoDB.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use herald_core::adapters::dynamo::DynamoStore;
+use herald_core::adapters::sqlite::SqliteStore;
+use herald_core::http::auth::require_bearer;
+use herald_core::http::layers::finish;
+use herald_core::ports::{Store, SystemClock};
+use herald_core::service::{AdminConfig, AdminService};
+use tokio::net::TcpListener;
+
+use crate::args::{ServeArgs, StoreKind};
+use crate::token::{self, TokenError, TokenSource};
+
+/// The SQLite database's file name inside the data directory.
+pub const DATABASE_FILE: &str = "herald.db";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("could not create the data directory {path}")]
+    DataDir { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error("could not listen on {addr}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("could not open the store")]
+    Store(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("the server failed")]
+    Serve(#[source] std::io::Error),
+}
+
+/// Builds the one router `herald serve` runs: admin + trigger routes, shared fallbacks, and
+/// the bearer token on every non-public path.
+pub fn app<S: Store>(store: S, token: Arc<str>, public_base_url: String) -> Router {
+    let admin = Arc::new(AdminService::new(store, SystemClock, AdminConfig { public_base_url }));
+    let routes = Router::new()
+        .merge(herald_admin_api::routes(admin))
+        .merge(herald_trigger_api::routes());
+    finish(routes).layer(axum::middleware::from_fn_with_state(token, require_bearer))
+}
+
+pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
+    std::fs::create_dir_all(&args.data_dir)
+        .map_err(|source| ServeError::DataDir { path: args.data_dir.display().to_string(), source })?;
+    let (token, source) = token::load_or_create(&args.data_dir, std::env::var("HERALD_API_TOKEN").ok())?;
+    let token_path = args.data_dir.join(token::TOKEN_FILE);
+    match source {
+        TokenSource::Generated => eprintln!(
+            "Generated an API token (kept in {}). Send it as `Authorization: Bearer <token>`:\n  {token}",
+            token_path.display()
+        ),
+        TokenSource::Stored => eprintln!("API token: in {}", token_path.display()),
+        TokenSource::Environment => eprintln!("API token: from HERALD_API_TOKEN"),
+    }
+    let addr = SocketAddr::new(args.addr, args.port);
+    let listener = TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })?;
+    let local = listener.local_addr().map_err(|source| ServeError::Bind { addr, source })?;
+    let public = args.public_url.clone().unwrap_or_else(|| format!("http://{local}"));
+    let token: Arc<str> = token.into();
+    let app = match args.store {
+        StoreKind::Sqlite => {
+            let path = args.data_dir.join(DATABASE_FILE);
+            eprintln!("Store: SQLite at {}", path.display());
+            let store = SqliteStore::open(&path).map_err(|e| ServeError::Store(Box::new(e)))?;
+            app(store, token, public)
+        }
+        StoreKind::Dynamodb => {
+            let store = DynamoStore::connect(args.table.clone()).await.map_err(|e| ServeError::Store(Box::new(e)))?;
+            eprintln!("Store: DynamoDB");
+            app(store, token, public)
+        }
+    };
+    // Tests and scripts wait for this line.
+    println!("Herald listening on http://{local}");
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.map_err(ServeError::Serve)?;
+    eprintln!("Herald stopped");
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,53 @@
+//! `/suppressions` handlers.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use herald_core::domain::{Channel, Suppression};
+use herald_core::http::extract::query_pairs;
+use herald_core::http::{ApiError, ApiResult, JsonBody, Paging};
+use herald_core::ports::{Clock, Page, Store};
+use herald_core::service::SuppressionRequest;
+
+use crate::Admin;
+
+fn channel(text: &str) -> ApiResult<Channel> {
+    Channel::parse(text).ok_or_else(|| {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid-request", format!("{text:?} is not a channel (email, sms or push)"))
+    })
+}
+
+pub async fn list<S: Store, C: Clock>(
+    State(admin): State<Admin<S, C>>,
+    Paging(page): Paging,
+    parts: Parts,
+) -> ApiResult<Json<Page<Suppression>>> {
+    let filter = query_pairs(&parts).into_iter().find(|(k, _)| k == "channel").map(|(_, v)| channel(&v)).transpose()?;
+    Ok(Json(admin.list_suppressions(filter, &page).await?))
+}
+
+/// Adds a suppression: 201 when new, 200 when it replaced one.
+pub async fn create<S: Store, C: Clock>(
+    State(admin): State<Admin<S, C>>,
+    JsonBody(req): JsonBody<SuppressionRequest>,
+) -> ApiResult<Response> {
+    let (s, created) = admin.suppress(req).await?;
+    Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(s)).into_response())
+}
+
+pub async fn get<S: Store, C: Clock>(
+    State(admin): State<Admin<S, C>>,
+    Path((ch, address)): Path<(String, String)>,
+) -> ApiResult<Json<Suppression>> {
+    Ok(Json(admin.get_suppression(channel(&ch)?, &address).await?))
+}
+
+pub async fn delete<S: Store, C: Clock>(
+    State(admin): State<Admin<S, C>>,
+    Path((ch, address)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    admin.unsuppress(channel(&ch)?, &address).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
