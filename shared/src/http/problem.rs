@@ -14,6 +14,7 @@ use crate::service::ServiceError;
 pub const TYPE_PREFIX: &str = "urn:herald:error:";
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Problem {
     #[serde(rename = "type")]
@@ -54,7 +55,7 @@ impl Problem {
 /// An error response. Build it from a [`ServiceError`] or a [`Problem`].
 #[derive(Debug)]
 pub struct ApiError {
-    pub problem: Problem,
+    pub problem: Box<Problem>,
     /// Extra headers (`Retry-After`, `WWW-Authenticate`).
     pub headers: Vec<(header::HeaderName, HeaderValue)>,
 }
@@ -78,7 +79,7 @@ impl ApiError {
 
 impl From<Problem> for ApiError {
     fn from(problem: Problem) -> Self {
-        Self { problem, headers: vec![] }
+        Self { problem: Box::new(problem), headers: vec![] }
     }
 }
 

@@ -9,6 +9,7 @@ use crate::ports::{Clock, Page, PageRequest, Store};
 
 /// An audience with its member count.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AudienceView {
     #[serde(flatten)]
@@ -18,6 +19,7 @@ pub struct AudienceView {
 
 /// Members to add or remove, by profile id or by identity.
 #[derive(Clone, Debug, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MembersRequest {
     #[serde(default)]
@@ -27,6 +29,7 @@ pub struct MembersRequest {
 }
 
 #[derive(Clone, Debug, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IdentityRef {
     pub namespace: String,

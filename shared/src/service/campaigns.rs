@@ -15,6 +15,7 @@ use crate::render::{RenderInput, Rendered, Selection};
 
 /// A campaign with its live and draft versions, as the API returns it.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CampaignView {
     #[serde(flatten)]
@@ -27,6 +28,7 @@ pub struct CampaignView {
 
 /// What to render in a preview.
 #[derive(Clone, Debug, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PreviewRequest {
     /// The version to render; default the draft version, else the live one.
@@ -50,6 +52,7 @@ pub struct PreviewRequest {
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PreviewResponse {
     pub campaign_id: CampaignId,
@@ -288,18 +291,9 @@ impl<S: Store, C: Clock> AdminService<S, C> {
         for (k, val) in req.profile.unwrap_or_default() {
             attributes.insert(k, val);
         }
-        if let Some(variant) = &req.variant
-            && v.spec.content.variant_named(variant).is_none()
-        {
-            return Err(crate::domain::ValidationError::new(
-                "variant",
-                format!("campaign version {n} has no variant named {variant:?}"),
-            )
-            .into());
-        }
         let profile = Value::Object(attributes);
         let context = req.context.unwrap_or_else(|| json!({}));
-        let campaign = campaign_root(&c, &v);
+        let campaign = crate::render::campaign_data(&v);
         let unsubscribe = unsubscribe_preview_url(&self.config.public_base_url, &v.spec);
         let input = RenderInput {
             profile: &profile,
@@ -316,17 +310,6 @@ impl<S: Store, C: Clock> AdminService<S, C> {
 
 fn found(exists: bool) -> Lookup<()> {
     if exists { Lookup::Found(()) } else { Lookup::Missing }
-}
-
-/// The `campaign.*` root templates can read.
-pub fn campaign_root(c: &Campaign, v: &CampaignVersion) -> Value {
-    json!({
-        "id": c.id,
-        "name": v.spec.name,
-        "version": v.version,
-        "type": v.spec.campaign_type,
-        "channel": v.spec.channel,
-    })
 }
 
 /// Marketing email previews show where the signed unsubscribe link will go.

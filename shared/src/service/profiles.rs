@@ -9,6 +9,7 @@ use crate::ports::{Clock, Conflict, Store, StoreError};
 
 /// The outcome of a batch import: every line is accounted for.
 #[derive(Clone, Debug, Default, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ImportReport {
     pub received: usize,
@@ -19,6 +20,7 @@ pub struct ImportReport {
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ImportLineError {
     /// 1-based line number in the request body.
@@ -57,7 +59,7 @@ impl<S: Store, C: Clock> AdminService<S, C> {
         if !identities.contains(key) {
             identities.push(key.clone());
         }
-        self.upsert_with(&[key.clone()], &identities, update).await
+        self.upsert_with(std::slice::from_ref(key), &identities, update).await
     }
 
     /// Finds the profile by the first of `lookup` that matches, then applies the update.

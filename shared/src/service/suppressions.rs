@@ -9,6 +9,7 @@ use crate::ports::{Clock, Page, PageRequest, Store};
 
 /// An operator's suppression entry.
 #[derive(Clone, Debug, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SuppressionRequest {
     pub channel: Channel,

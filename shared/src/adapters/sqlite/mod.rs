@@ -1,0 +1,352 @@
+//! The SQLite store: every port of [`Store`](crate::ports::Store) in one database file, used by
+//! `herald serve` (the file lives in its data directory).
+//!
+//! One connection behind a mutex; every port method runs as one transaction on
+//! `tokio::task::spawn_blocking` (writes take the write lock up front with `BEGIN IMMEDIATE`).
+//! The connection runs in WAL mode with `synchronous=NORMAL`, a busy timeout and foreign keys on.
+//! Statements are prepared once and cached.
+//!
+//! ## Schema (`PRAGMA user_version` = 1)
+//!
+//! Bodies are the serde JSON of the domain type; ids are stored in their text form (UUIDs sort
+//! the same as text), so every page is ordered by key with plain `ORDER BY`.
+//!
+//! | table              | columns                               | key                          |
+//! |--------------------|---------------------------------------|------------------------------|
+//! | `records`          | `kind, key, revision, body`           | `(kind, key)`                |
+//! | `campaigns`        | `id, revision, body`                  | `id`                         |
+//! | `campaign_versions`| `campaign_id, version, body`          | `(campaign_id, version)`, FK → `campaigns` on delete cascade |
+//! | `profiles`         | `id, revision, body`                  | `id`                         |
+//! | `identities`       | `namespace, value, profile_id`        | `(namespace, value)`, index on `profile_id`, FK → `profiles` on delete cascade |
+//! | `audience_members` | `audience_id, profile_id`             | `(audience_id, profile_id)`  |
+//! | `suppressions`     | `channel, address, body`              | `(channel, address)`         |
+//!
+//! `records` holds channel configurations, rule sets and audiences (`kind` is
+//! [`Record::KIND`](crate::ports::Record::KIND)). Conditions (a key must be free, a revision must
+//! still match) are checked inside the writing transaction, never by a read before it.
+//!
+//! Page cursors are the last key returned (`channel:address` for suppressions, listed channel
+//! by channel in `Channel` order: email, sms, push). A cursor that is not a key is read as a
+//! position to start after (for suppressions, one naming no channel is past the end).
+
+mod campaigns;
+mod members;
+mod profiles;
+mod records;
+mod schema;
+mod suppressions;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::{Connection, ToSql, Transaction, TransactionBehavior};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::ports::{Conflict, Page, PageRequest, StoreError, StoreResult};
+
+/// How long a write waits for another connection (another process on the same file) to finish.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 64;
+
+/// The SQLite store. Cheap to clone: clones share one connection.
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+    path: Option<Arc<PathBuf>>,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path.as_deref())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating it and its directory when missing) the database file at `path` and
+    /// brings its schema up to date.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(StoreError::backend)?;
+        }
+        let conn = Connection::open(path).map_err(StoreError::backend)?;
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            .map_err(StoreError::backend)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            tracing::warn!(journal_mode = %mode, path = %path.display(), "SQLite refused WAL mode");
+        }
+        Self::setup(conn, Some(path.to_path_buf()))
+    }
+
+    /// A private database that lives as long as the store (tests).
+    pub fn open_in_memory() -> StoreResult<Self> {
+        let conn = Connection::open_in_memory().map_err(StoreError::backend)?;
+        Self::setup(conn, None)
+    }
+
+    /// The database file, `None` for an in-memory store.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref().map(PathBuf::as_path)
+    }
+
+    fn setup(mut conn: Connection, path: Option<PathBuf>) -> StoreResult<Self> {
+        let configure = |conn: &mut Connection| -> rusqlite::Result<()> {
+            conn.busy_timeout(BUSY_TIMEOUT)?;
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            conn.pragma_update(None, "foreign_keys", "ON")?;
+            conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+            Ok(())
+        };
+        configure(&mut conn).map_err(StoreError::backend)?;
+        schema::migrate(&mut conn)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            path: path.map(Arc::new),
+        })
+    }
+
+    /// Runs `f` in one transaction on the blocking pool; commits when it returns `Ok`, rolls
+    /// back otherwise.
+    async fn run<R, F>(&self, access: Access, f: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<R, Fail> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        let outcome = tokio::task::spawn_blocking(move || -> Result<R, Fail> {
+            // A panic while the lock was held rolled its transaction back (the transaction is
+            // dropped while unwinding), so the connection is still usable.
+            let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+            let behavior = match access {
+                Access::Read => TransactionBehavior::Deferred,
+                Access::Write => TransactionBehavior::Immediate,
+            };
+            let tx = conn.transaction_with_behavior(behavior)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+        .map_err(StoreError::backend)?;
+        outcome.map_err(StoreError::from)
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Access {
+    Read,
+    Write,
+}
+
+/// What can go wrong inside a transaction.
+#[derive(Debug)]
+enum Fail {
+    Db(rusqlite::Error),
+    Store(StoreError),
+}
+
+impl From<rusqlite::Error> for Fail {
+    fn from(e: rusqlite::Error) -> Self {
+        Fail::Db(e)
+    }
+}
+
+impl From<StoreError> for Fail {
+    fn from(e: StoreError) -> Self {
+        Fail::Store(e)
+    }
+}
+
+impl From<Conflict> for Fail {
+    fn from(c: Conflict) -> Self {
+        Fail::Store(StoreError::Conflict(c))
+    }
+}
+
+impl From<Fail> for StoreError {
+    fn from(f: Fail) -> Self {
+        match f {
+            Fail::Db(e) => StoreError::backend(e),
+            Fail::Store(e) => e,
+        }
+    }
+}
+
+/// SQLite integers are signed; revisions and versions beyond `i64::MAX` are refused.
+fn int(value: u64) -> Result<i64, Fail> {
+    i64::try_from(value).map_err(|e| Fail::Store(StoreError::backend(e)))
+}
+
+fn encode<T: Serialize>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(StoreError::backend)
+}
+
+fn decode<T: DeserializeOwned>(what: &str, body: &str) -> StoreResult<T> {
+    serde_json::from_str(body).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+/// The page size actually used: 0 means the default, and no page exceeds the maximum.
+fn page_limit(page: &PageRequest) -> usize {
+    let limit = match page.limit {
+        0 => PageRequest::DEFAULT_LIMIT,
+        n => n.min(PageRequest::MAX_LIMIT),
+    };
+    limit as usize
+}
+
+/// The comparison and bound for "keys after the cursor": `key > cursor`, or `key >= ''` (every
+/// key) on the first page.
+fn after(cursor: Option<&str>) -> (&'static str, String) {
+    match cursor {
+        Some(c) => (">", c.to_string()),
+        None => (">=", String::new()),
+    }
+}
+
+/// Rows read with `LIMIT limit + 1`, as `(cursor, body)`; cut to `limit`, with the cursor of
+/// the last kept row when there was one more.
+fn cut(mut rows: Vec<(String, String)>, limit: usize) -> (Vec<String>, Option<String>) {
+    let next = if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last().map(|(cursor, _)| cursor.clone())
+    } else {
+        None
+    };
+    (rows.into_iter().map(|(_, body)| body).collect(), next)
+}
+
+/// Runs a query whose columns are `(cursor, body)` and whose last parameter is the row limit
+/// (appended here as `fetch`).
+fn query_rows(
+    tx: &Transaction<'_>,
+    sql: &str,
+    params: &[&dyn ToSql],
+    fetch: usize,
+) -> Result<Vec<(String, String)>, Fail> {
+    let fetch = int(fetch as u64)?;
+    let mut all: Vec<&dyn ToSql> = params.to_vec();
+    all.push(&fetch);
+    let mut stmt = tx.prepare_cached(sql)?;
+    let rows = stmt
+        .query_map(all.as_slice(), |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<rusqlite::Result<Vec<(String, String)>>>()?;
+    Ok(rows)
+}
+
+/// One page from a [`query_rows`] query: reads `limit + 1` rows to learn whether another page
+/// follows.
+fn query_page(
+    tx: &Transaction<'_>,
+    sql: &str,
+    params: &[&dyn ToSql],
+    limit: usize,
+) -> Result<(Vec<String>, Option<String>), Fail> {
+    Ok(cut(query_rows(tx, sql, params, limit + 1)?, limit))
+}
+
+/// Decodes the bodies of one page.
+fn decode_page<T: DeserializeOwned>(
+    what: &str,
+    (bodies, next): (Vec<String>, Option<String>),
+) -> StoreResult<Page<T>> {
+    let items = bodies
+        .iter()
+        .map(|b| decode(what, b))
+        .collect::<StoreResult<Vec<T>>>()?;
+    Ok(Page { items, next })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_of_more_rows_than_the_limit_is_cut_and_points_at_its_last_row() {
+        let rows = (1..=4)
+            .map(|i| (format!("k{i}"), format!("b{i}")))
+            .collect();
+        let (bodies, next) = cut(rows, 3);
+        assert_eq!(bodies, ["b1", "b2", "b3"]);
+        assert_eq!(next.as_deref(), Some("k3"));
+    }
+
+    #[test]
+    fn a_page_within_the_limit_has_no_next_cursor() {
+        let rows = vec![("k1".to_string(), "b1".to_string())];
+        assert_eq!(cut(rows, 1), (vec!["b1".to_string()], None));
+    }
+
+    #[test]
+    fn a_zero_limit_means_the_default_and_large_limits_are_capped() {
+        assert_eq!(page_limit(&PageRequest::first(0)), 50);
+        assert_eq!(page_limit(&PageRequest::first(7)), 7);
+        assert_eq!(page_limit(&PageRequest::first(u32::MAX)), 1000);
+    }
+
+    #[tokio::test]
+    async fn reopening_a_database_file_keeps_its_data_and_schema_version() {
+        use crate::domain::{Channel, Suppression, SuppressionReason};
+        use crate::ports::SuppressionStore;
+
+        let dir = std::env::temp_dir().join(format!("herald-sqlite-{}", uuid::Uuid::new_v4()));
+        let path = dir.join("nested").join("herald.db");
+        let s = Suppression {
+            channel: Channel::Email,
+            address: "ann@example.com".into(),
+            reason: SuppressionReason::Manual,
+            note: None,
+            created_at: jiff::Timestamp::UNIX_EPOCH,
+        };
+        {
+            let store = SqliteStore::open(&path).unwrap();
+            assert!(store.put_suppression(&s).await.unwrap());
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let got = store
+            .get_suppression(Channel::Email, "ann@example.com")
+            .await
+            .unwrap();
+        assert_eq!(got, Some(s));
+        let version: i64 = {
+            let conn = store.conn.lock().unwrap();
+            conn.pragma_query_value(None, "user_version", |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!(version, schema::VERSION);
+        let mode: String = {
+            let conn = store.conn.lock().unwrap();
+            conn.pragma_query_value(None, "journal_mode", |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!(mode, "wal");
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_undecodable_body_is_reported_as_corrupt() {
+        use crate::domain::CampaignId;
+        use crate::ports::CampaignStore;
+
+        let store = SqliteStore::open_in_memory().unwrap();
+        let id = CampaignId::new();
+        {
+            let conn = store.conn.lock().unwrap();
+            conn.execute(
+                "INSERT INTO campaigns (id, revision, body) VALUES (?1, 1, '{not json')",
+                [id.to_string()],
+            )
+            .unwrap();
+        }
+        let err = store.get_campaign(id).await.unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+    }
+}

@@ -1,0 +1,103 @@
+//! The admin API through the Lambda path: real API Gateway HTTP API (v2) event JSON is
+//! deserialized by `lambda_http`, handed to the same router the Lambda `main.rs` runs (over
+//! DynamoDB Local), and the Lambda response is serialized back to JSON as the runtime would.
+
+use std::sync::Arc;
+
+use herald_core::adapters::dynamo::DynamoStore;
+use herald_core::ports::SystemClock;
+use herald_core::service::{AdminConfig, AdminService};
+use herald_tests::dynamo_local;
+use lambda_http::request::LambdaRequest;
+use tower::ServiceExt;
+use serde_json::{Value, json};
+
+/// An API Gateway HTTP API payload 2.0 event as AWS delivers it.
+fn event(method: &str, path: &str, route: &str, body: Option<&str>) -> Value {
+    json!({
+        "version": "2.0",
+        "routeKey": route,
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {
+            "accept": "application/json",
+            "content-type": "application/json",
+            "host": "abc123.execute-api.eu-west-1.amazonaws.com",
+            "user-agent": "curl/8.5.0",
+            "x-amzn-trace-id": "Root=1-65f0e5a1-0123456789abcdef01234567",
+            "x-forwarded-for": "203.0.113.7",
+            "x-forwarded-port": "443",
+            "x-forwarded-proto": "https"
+        },
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "authorizer": {"iam": {"accessKey": "AKIAEXAMPLE", "accountId": "123456789012", "callerId": "AIDAEXAMPLE",
+                                    "principalOrgId": null, "userArn": "arn:aws:iam::123456789012:user/ops", "userId": "AIDAEXAMPLE"}},
+            "domainName": "abc123.execute-api.eu-west-1.amazonaws.com",
+            "domainPrefix": "abc123",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7", "userAgent": "curl/8.5.0"},
+            "requestId": "Jq1dFhtaoAMEVxw=",
+            "routeKey": route,
+            "stage": "$default",
+            "time": "27/Nov/2026:10:15:00 +0000",
+            "timeEpoch": 1795774500000u64
+        },
+        "body": body,
+        "isBase64Encoded": false
+    })
+}
+
+async fn invoke(app: &axum::Router, event: Value) -> Value {
+    let request: LambdaRequest = serde_json::from_value(event).expect("lambda_http parses an API Gateway v2 event");
+    let adapter = lambda_http::Adapter::from(app.clone());
+    let response = adapter
+        .oneshot(lambda_http::LambdaEvent::new(request, lambda_http::Context::default()))
+        .await
+        .expect("the handler answers");
+    serde_json::to_value(response).expect("the Lambda response serializes")
+}
+
+fn body_of(response: &Value) -> Value {
+    let text = response["body"].as_str().unwrap_or("");
+    serde_json::from_str(text).unwrap_or(Value::Null)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_gateway_v2_events_drive_the_admin_router_over_dynamodb_local() {
+    let client = dynamo_local::client().await;
+    let table = dynamo_local::fresh_table(&client).await;
+    let admin = Arc::new(AdminService::new(DynamoStore::new(client, table), SystemClock, AdminConfig::default()));
+    let app = herald_admin_api::router(admin);
+
+    let spec = json!({"name": "Welcome", "type": "marketing", "channel": "sms",
+                      "content": {"sms": {"text": "Hi {{profile.firstName}}"}}});
+    let created = invoke(&app, event("POST", "/campaigns", "ANY /campaigns", Some(&spec.to_string()))).await;
+    assert_eq!(created["statusCode"], 201, "{created}");
+    let campaign = body_of(&created);
+    assert_eq!(campaign["status"], "draft");
+    let id = campaign["id"].as_str().expect("an id");
+    assert_eq!(created["headers"]["etag"], "\"1\"", "{created}");
+
+    let path = format!("/campaigns/{id}");
+    let fetched = invoke(&app, event("GET", &path, "ANY /campaigns/{proxy+}", None)).await;
+    assert_eq!(fetched["statusCode"], 200, "{fetched}");
+    assert_eq!(body_of(&fetched)["draft"]["spec"], spec);
+
+    let bad = invoke(&app, event("POST", "/campaigns", "ANY /campaigns", Some("{not json"))).await;
+    assert_eq!(bad["statusCode"], 400, "{bad}");
+    assert_eq!(bad["headers"]["content-type"], "application/problem+json");
+    assert_eq!(body_of(&bad)["code"], "invalid-json");
+
+    let missing = invoke(&app, event("GET", "/campaigns/0190d6a2-0000-7000-8000-000000000000", "ANY /campaigns/{proxy+}", None)).await;
+    assert_eq!(missing["statusCode"], 404, "{missing}");
+    assert_eq!(body_of(&missing)["code"], "campaign-not-found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trigger_api_health_route_answers_through_the_lambda_path() {
+    let app = herald_trigger_api::router();
+    let response = invoke(&app, event("GET", "/im/health", "GET /im/health", None)).await;
+    assert_eq!(response["statusCode"], 200, "{response}");
+    assert_eq!(body_of(&response)["status"], "ok");
+}
