@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "herald", version, about = "Self-hosted API-triggered email, SMS and push campaigns")]
+#[command(
+    name = "herald",
+    version,
+    about = "Self-hosted API-triggered email, SMS and push campaigns"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -21,11 +21,17 @@ pub const DATABASE_FILE: &str = "herald.db";
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error("could not create the data directory {path}")]
-    DataDir { path: String, source: std::io::Error },
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Token(#[from] TokenError),
     #[error("could not listen on {addr}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("could not open the store")]
     Store(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("the server failed")]
@@ -35,7 +41,11 @@ pub enum ServeError {
 /// Builds the one router `herald serve` runs: admin + trigger routes, shared fallbacks, and
 /// the bearer token on every non-public path.
 pub fn app<S: Store>(store: S, token: Arc<str>, public_base_url: String) -> Router {
-    let admin = Arc::new(AdminService::new(store, SystemClock, AdminConfig { public_base_url }));
+    let admin = Arc::new(AdminService::new(
+        store,
+        SystemClock,
+        AdminConfig { public_base_url },
+    ));
     let routes = Router::new()
         .merge(herald_admin_api::routes(admin))
         .merge(herald_trigger_api::routes());
@@ -43,9 +53,12 @@ pub fn app<S: Store>(store: S, token: Arc<str>, public_base_url: String) -> Rout
 }
 
 pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
-    std::fs::create_dir_all(&args.data_dir)
-        .map_err(|source| ServeError::DataDir { path: args.data_dir.display().to_string(), source })?;
-    let (token, source) = token::load_or_create(&args.data_dir, std::env::var("HERALD_API_TOKEN").ok())?;
+    std::fs::create_dir_all(&args.data_dir).map_err(|source| ServeError::DataDir {
+        path: args.data_dir.display().to_string(),
+        source,
+    })?;
+    let (token, source) =
+        token::load_or_create(&args.data_dir, std::env::var("HERALD_API_TOKEN").ok())?;
     let token_path = args.data_dir.join(token::TOKEN_FILE);
     match source {
         TokenSource::Generated => eprintln!(
@@ -56,9 +69,16 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         TokenSource::Environment => eprintln!("API token: from HERALD_API_TOKEN"),
     }
     let addr = SocketAddr::new(args.addr, args.port);
-    let listener = TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })?;
-    let local = listener.local_addr().map_err(|source| ServeError::Bind { addr, source })?;
-    let public = args.public_url.clone().unwrap_or_else(|| format!("http://{local}"));
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    let public = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{local}"));
     let token: Arc<str> = token.into();
     let app = match args.store {
         StoreKind::Sqlite => {
@@ -68,14 +88,19 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
             app(store, token, public)
         }
         StoreKind::Dynamodb => {
-            let store = DynamoStore::connect(args.table.clone()).await.map_err(|e| ServeError::Store(Box::new(e)))?;
+            let store = DynamoStore::connect(args.table.clone())
+                .await
+                .map_err(|e| ServeError::Store(Box::new(e)))?;
             eprintln!("Store: DynamoDB");
             app(store, token, public)
         }
     };
     // Tests and scripts wait for this line.
     println!("Herald listening on http://{local}");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.map_err(ServeError::Serve)?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(ServeError::Serve)?;
     eprintln!("Herald stopped");
     Ok(())
 }

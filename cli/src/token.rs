@@ -10,7 +10,10 @@ pub const TOKEN_FILE: &str = "api-token";
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
     #[error("could not read or write the API token file {path}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("the system random number generator failed: {0}")]
     Random(String),
     #[error("the API token is empty; set HERALD_API_TOKEN to a non-empty value or delete {0}")]
@@ -26,7 +29,10 @@ pub enum TokenSource {
 }
 
 /// Returns the token and where it came from.
-pub fn load_or_create(data_dir: &Path, from_env: Option<String>) -> Result<(String, TokenSource), TokenError> {
+pub fn load_or_create(
+    data_dir: &Path,
+    from_env: Option<String>,
+) -> Result<(String, TokenSource), TokenError> {
     if let Some(t) = from_env {
         let t = t.trim().to_string();
         if t.is_empty() {
@@ -35,7 +41,10 @@ pub fn load_or_create(data_dir: &Path, from_env: Option<String>) -> Result<(Stri
         return Ok((t, TokenSource::Environment));
     }
     let path = data_dir.join(TOKEN_FILE);
-    let io = |source| TokenError::Io { path: path.display().to_string(), source };
+    let io = |source| TokenError::Io {
+        path: path.display().to_string(),
+        source,
+    };
     match std::fs::read_to_string(&path) {
         Ok(t) if !t.trim().is_empty() => return Ok((t.trim().to_string(), TokenSource::Stored)),
         Ok(_) => return Err(TokenError::Empty(path.display().to_string())),

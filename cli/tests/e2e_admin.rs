@@ -11,7 +11,11 @@ fn start() -> HeraldServer {
 }
 
 fn etag(r: &herald_tests::server::Reply) -> String {
-    r.headers.get("etag").and_then(|v| v.to_str().ok()).expect("an ETag header").to_string()
+    r.headers
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .expect("an ETag header")
+        .to_string()
 }
 
 async fn create_email_config(s: &HeraldServer, category: &str) -> String {
@@ -46,15 +50,32 @@ async fn a_campaign_goes_from_draft_through_review_activation_versions_stop_and_
 
     let review = s.post_empty(&format!("{path}/review")).await;
     assert_eq!(review.status, 200, "{}", review.text);
-    let codes: Vec<&str> = review.body["errors"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
-    for expected in ["template-syntax", "missing-subject", "missing-channel-config"] {
-        assert!(codes.contains(&expected), "review should report {expected}: {codes:?}");
+    let codes: Vec<&str> = review.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "template-syntax",
+        "missing-subject",
+        "missing-channel-config",
+    ] {
+        assert!(
+            codes.contains(&expected),
+            "review should report {expected}: {codes:?}"
+        );
     }
 
     // Activation is refused with the review report.
     let refused = s.post_empty(&format!("{path}/activate")).await;
     refused.assert_problem(422, "review-failed");
-    assert!(!refused.body["review"]["errors"].as_array().unwrap().is_empty());
+    assert!(
+        !refused.body["review"]["errors"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(s.get(&path).await.body["status"], "draft");
 
     // Fix it, guarded by the ETag.
@@ -63,10 +84,27 @@ async fn a_campaign_goes_from_draft_through_review_activation_versions_stop_and_
         "channelConfigId": config,
         "content": {"email": {"subject": "Reset your password, {{default profile.firstName \"there\"}}",
                               "html": "<p>Hi {{profile.firstName}}, <a href=\"{{context.resetUrl}}\">reset</a></p>"}}});
-    let fixed = s.send(Method::PUT, &path, Some(fixed_spec.to_string().into_bytes()), &[("if-match", &tag)]).await;
+    let fixed = s
+        .send(
+            Method::PUT,
+            &path,
+            Some(fixed_spec.to_string().into_bytes()),
+            &[("if-match", &tag)],
+        )
+        .await;
     assert_eq!(fixed.status, 200, "{}", fixed.text);
-    assert_eq!(fixed.body["draftVersion"], 1, "a draft campaign is edited in place");
-    let stale = s.send(Method::PUT, &path, Some(fixed_spec.to_string().into_bytes()), &[("if-match", &tag)]).await;
+    assert_eq!(
+        fixed.body["draftVersion"], 1,
+        "a draft campaign is edited in place"
+    );
+    let stale = s
+        .send(
+            Method::PUT,
+            &path,
+            Some(fixed_spec.to_string().into_bytes()),
+            &[("if-match", &tag)],
+        )
+        .await;
     stale.assert_problem(409, "stale-revision");
 
     let review = s.post_empty(&format!("{path}/review")).await;
@@ -80,14 +118,23 @@ async fn a_campaign_goes_from_draft_through_review_activation_versions_stop_and_
         )
         .await;
     assert_eq!(preview.status, 200, "{}", preview.text);
-    assert_eq!(preview.body["email"]["subject"], "Reset your password, Ann <b>");
+    assert_eq!(
+        preview.body["email"]["subject"],
+        "Reset your password, Ann <b>"
+    );
     let html = preview.body["email"]["html"].as_str().unwrap();
     assert!(html.contains("Ann &lt;b&gt;"), "{html}");
     // Handlebars escapes `=` too (safe even in unquoted attributes); mail clients decode it.
     assert!(html.contains("https://example.com/r?t&#x3D;1"), "{html}");
-    assert!(!preview.body["email"]["text"].as_str().unwrap().is_empty(), "text part derived from html");
+    assert!(
+        !preview.body["email"]["text"].as_str().unwrap().is_empty(),
+        "text part derived from html"
+    );
     let fallback = s.post(&format!("{path}/preview"), &json!({})).await;
-    assert_eq!(fallback.body["email"]["subject"], "Reset your password, there");
+    assert_eq!(
+        fallback.body["email"]["subject"],
+        "Reset your password, there"
+    );
 
     // Activate: live at version 1.
     let live = s.post_empty(&format!("{path}/activate")).await;
@@ -105,27 +152,49 @@ async fn a_campaign_goes_from_draft_through_review_activation_versions_stop_and_
     v2["content"]["email"]["subject"] = json!("Your password reset link");
     let edited = s.put(&path, &v2).await;
     assert_eq!(edited.status, 200, "{}", edited.text);
-    assert_eq!(edited.body["draft"]["spec"]["content"]["email"]["subject"], "Your password reset link");
-    assert_eq!(edited.body["live"]["spec"]["content"]["email"]["subject"], fixed_spec["content"]["email"]["subject"]);
+    assert_eq!(
+        edited.body["draft"]["spec"]["content"]["email"]["subject"],
+        "Your password reset link"
+    );
+    assert_eq!(
+        edited.body["live"]["spec"]["content"]["email"]["subject"],
+        fixed_spec["content"]["email"]["subject"]
+    );
     let v1 = s.get(&format!("{path}/versions/1")).await;
-    assert_eq!(v1.body["spec"]["content"]["email"]["subject"], fixed_spec["content"]["email"]["subject"]);
+    assert_eq!(
+        v1.body["spec"]["content"]["email"]["subject"],
+        fixed_spec["content"]["email"]["subject"]
+    );
 
     // Activating the draft version replaces the live one.
     let live2 = s.post_empty(&format!("{path}/activate")).await;
     assert_eq!(live2.status, 200, "{}", live2.text);
     assert_eq!(live2.body["liveVersion"], 2);
-    assert_eq!(live2.body["live"]["spec"]["content"]["email"]["subject"], "Your password reset link");
+    assert_eq!(
+        live2.body["live"]["spec"]["content"]["email"]["subject"],
+        "Your password reset link"
+    );
     assert!(live2.body["live"]["activatedAt"].is_string());
 
     // Illegal transitions.
-    s.delete(&path).await.assert_problem(409, "illegal-transition");
-    s.post_empty(&format!("{path}/archive")).await.assert_problem(409, "illegal-transition");
-    s.post_empty(&format!("{path}/activate")).await.assert_problem(409, "illegal-transition");
+    s.delete(&path)
+        .await
+        .assert_problem(409, "illegal-transition");
+    s.post_empty(&format!("{path}/archive"))
+        .await
+        .assert_problem(409, "illegal-transition");
+    s.post_empty(&format!("{path}/activate"))
+        .await
+        .assert_problem(409, "illegal-transition");
 
     let stopped = s.post_empty(&format!("{path}/stop")).await;
     assert_eq!(stopped.body["status"], "stopped", "{}", stopped.text);
-    s.post_empty(&format!("{path}/stop")).await.assert_problem(409, "illegal-transition");
-    s.put(&path, &v2).await.assert_problem(409, "illegal-transition");
+    s.post_empty(&format!("{path}/stop"))
+        .await
+        .assert_problem(409, "illegal-transition");
+    s.put(&path, &v2)
+        .await
+        .assert_problem(409, "illegal-transition");
     let archived = s.post_empty(&format!("{path}/archive")).await;
     assert_eq!(archived.body["status"], "archived", "{}", archived.text);
 
@@ -136,10 +205,17 @@ async fn a_campaign_goes_from_draft_through_review_activation_versions_stop_and_
     assert_eq!(copy.body["name"], "Password reset (copy)");
     let copy_path = format!("/campaigns/{}", copy.body["id"].as_str().unwrap());
     assert_eq!(s.delete(&copy_path).await.status, 204);
-    s.get(&copy_path).await.assert_problem(404, "campaign-not-found");
+    s.get(&copy_path)
+        .await
+        .assert_problem(404, "campaign-not-found");
 
     let list = s.get("/campaigns?limit=10").await;
-    assert_eq!(list.body["items"].as_array().unwrap().len(), 1, "{}", list.text);
+    assert_eq!(
+        list.body["items"].as_array().unwrap().len(),
+        1,
+        "{}",
+        list.text
+    );
 
     assert!(s.stop(), "herald serve exits cleanly on SIGTERM");
 }
@@ -149,30 +225,56 @@ async fn bad_input_gets_a_clear_4xx_problem_and_never_a_5xx() {
     let s = start();
 
     // Malformed JSON, wrong types, empty body.
-    let malformed = s.send(Method::POST, "/campaigns", Some(b"{\"name\": ".to_vec()), &[]).await;
+    let malformed = s
+        .send(
+            Method::POST,
+            "/campaigns",
+            Some(b"{\"name\": ".to_vec()),
+            &[],
+        )
+        .await;
     malformed.assert_problem(400, "invalid-json");
     let wrong = s
         .post("/campaigns", &json!({"name": 5, "type": "transactional", "channel": "email", "content": {"email": {}}}))
         .await;
     wrong.assert_problem(400, "invalid-request");
-    assert!(wrong.body["detail"].as_str().unwrap().contains("name"), "{}", wrong.text);
+    assert!(
+        wrong.body["detail"].as_str().unwrap().contains("name"),
+        "{}",
+        wrong.text
+    );
     let bad_enum = s
         .post("/campaigns", &json!({"name": "x", "type": "newsletter", "channel": "email", "content": {"email": {}}}))
         .await;
     bad_enum.assert_problem(400, "invalid-request");
-    assert!(bad_enum.body["detail"].as_str().unwrap().contains("type"), "{}", bad_enum.text);
-    s.send(Method::POST, "/campaigns", Some(Vec::new()), &[]).await.assert_problem(400, "invalid-json");
+    assert!(
+        bad_enum.body["detail"].as_str().unwrap().contains("type"),
+        "{}",
+        bad_enum.text
+    );
+    s.send(Method::POST, "/campaigns", Some(Vec::new()), &[])
+        .await
+        .assert_problem(400, "invalid-json");
     let mismatch = s
-        .post("/campaigns", &json!({"name": "x", "type": "marketing", "channel": "sms", "content": {"email": {}}}))
+        .post(
+            "/campaigns",
+            &json!({"name": "x", "type": "marketing", "channel": "sms", "content": {"email": {}}}),
+        )
         .await;
     mismatch.assert_problem(400, "invalid-request");
     assert!(!mismatch.body["errors"].as_array().unwrap().is_empty());
 
     // Unknown campaign, by a valid and an invalid id.
     let unknown = "0190d6a2-0000-7000-8000-000000000000";
-    s.get(&format!("/campaigns/{unknown}")).await.assert_problem(404, "campaign-not-found");
-    s.post_empty(&format!("/campaigns/{unknown}/activate")).await.assert_problem(404, "campaign-not-found");
-    s.get("/campaigns/not-a-uuid").await.assert_problem(404, "campaign-not-found");
+    s.get(&format!("/campaigns/{unknown}"))
+        .await
+        .assert_problem(404, "campaign-not-found");
+    s.post_empty(&format!("/campaigns/{unknown}/activate"))
+        .await
+        .assert_problem(404, "campaign-not-found");
+    s.get("/campaigns/not-a-uuid")
+        .await
+        .assert_problem(404, "campaign-not-found");
 
     // Illegal transition: stopping a draft.
     let draft = s
@@ -180,30 +282,66 @@ async fn bad_input_gets_a_clear_4xx_problem_and_never_a_5xx() {
         .await;
     assert_eq!(draft.status, 201, "{}", draft.text);
     let id = draft.body["id"].as_str().unwrap();
-    s.post_empty(&format!("/campaigns/{id}/stop")).await.assert_problem(409, "illegal-transition");
-    s.send(Method::PUT, &format!("/campaigns/{id}"), Some(b"{}".to_vec()), &[("if-match", "banana")])
+    s.post_empty(&format!("/campaigns/{id}/stop"))
         .await
-        .assert_problem(400, "invalid-request");
+        .assert_problem(409, "illegal-transition");
+    s.send(
+        Method::PUT,
+        &format!("/campaigns/{id}"),
+        Some(b"{}".to_vec()),
+        &[("if-match", "banana")],
+    )
+    .await
+    .assert_problem(400, "invalid-request");
 
     // Invalid email and phone, in a channel configuration and as profile identities.
     let bad_from = s
         .post("/channel-configs", &json!({"name": "m", "category": "marketing", "email": {"fromAddress": "not-an-email"}}))
         .await;
     bad_from.assert_problem(400, "invalid-request");
-    assert!(bad_from.body["detail"].as_str().unwrap().contains("not-an-email"), "{}", bad_from.text);
-    s.put("/profiles/email/not-an-email", &json!({})).await.assert_problem(400, "invalid-request");
-    s.put("/profiles/phone/12345", &json!({})).await.assert_problem(400, "invalid-request");
-    let bad_phone = s.put("/profiles/email/ann@example.com", &json!({"identities": {"phone": "+1 555"}})).await;
+    assert!(
+        bad_from.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not-an-email"),
+        "{}",
+        bad_from.text
+    );
+    s.put("/profiles/email/not-an-email", &json!({}))
+        .await
+        .assert_problem(400, "invalid-request");
+    s.put("/profiles/phone/12345", &json!({}))
+        .await
+        .assert_problem(400, "invalid-request");
+    let bad_phone = s
+        .put(
+            "/profiles/email/ann@example.com",
+            &json!({"identities": {"phone": "+1 555"}}),
+        )
+        .await;
     bad_phone.assert_problem(400, "invalid-request");
-    assert_eq!(bad_phone.body["errors"][0]["field"], "identities.phone.value", "{}", bad_phone.text);
-    s.post("/suppressions", &json!({"channel": "sms", "address": "0800 123"})).await.assert_problem(400, "invalid-request");
+    assert_eq!(
+        bad_phone.body["errors"][0]["field"], "identities.phone.value",
+        "{}",
+        bad_phone.text
+    );
+    s.post(
+        "/suppressions",
+        &json!({"channel": "sms", "address": "0800 123"}),
+    )
+    .await
+    .assert_problem(400, "invalid-request");
 
     // Oversized body.
     let big = json!({"name": "x".repeat(300 * 1024), "type": "marketing", "channel": "sms", "content": {"sms": {}}});
-    s.post("/campaigns", &big).await.assert_problem(413, "payload-too-large");
+    s.post("/campaigns", &big)
+        .await
+        .assert_problem(413, "payload-too-large");
 
     // Missing or wrong token; health stays public.
-    s.send_anonymous(Method::GET, "/campaigns").await.assert_problem(401, "unauthorized");
+    s.send_anonymous(Method::GET, "/campaigns")
+        .await
+        .assert_problem(401, "unauthorized");
     let wrong_token = s
         .http
         .get(format!("{}/campaigns", s.base))
@@ -218,9 +356,15 @@ async fn bad_input_gets_a_clear_4xx_problem_and_never_a_5xx() {
 
     // Unknown routes and methods, bad paging.
     s.get("/nope").await.assert_problem(404, "route-not-found");
-    s.send(Method::PATCH, "/campaigns", None, &[]).await.assert_problem(405, "method-not-allowed");
-    s.get("/campaigns?limit=0").await.assert_problem(400, "invalid-request");
-    s.get("/campaigns?limit=abc").await.assert_problem(400, "invalid-request");
+    s.send(Method::PATCH, "/campaigns", None, &[])
+        .await
+        .assert_problem(405, "method-not-allowed");
+    s.get("/campaigns?limit=0")
+        .await
+        .assert_problem(400, "invalid-request");
+    s.get("/campaigns?limit=abc")
+        .await
+        .assert_problem(400, "invalid-request");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -238,21 +382,38 @@ async fn profiles_audiences_rule_sets_and_suppressions_work_over_http() {
         .await;
     assert_eq!(updated.status, 200, "{}", updated.text);
     assert_eq!(updated.body["id"], pid.as_str());
-    assert_eq!(updated.body["attributes"], json!({"firstName": "Ann", "city": "Lyon"}));
+    assert_eq!(
+        updated.body["attributes"],
+        json!({"firstName": "Ann", "city": "Lyon"})
+    );
     assert_eq!(updated.body["identities"]["phone"], "+33612345678");
     let found = s.get("/profiles/phone/+33612345678").await;
     assert_eq!(found.body["id"], pid.as_str(), "{}", found.text);
     // The phone now belongs to Ann: another profile cannot take it.
-    let taken = s.put("/profiles/email/bob@example.com", &json!({"identities": {"phone": "+33612345678"}})).await;
+    let taken = s
+        .put(
+            "/profiles/email/bob@example.com",
+            &json!({"identities": {"phone": "+33612345678"}}),
+        )
+        .await;
     taken.assert_problem(409, "identity-taken");
 
     // NDJSON import of 1,000 profiles plus one bad line.
     let mut ndjson: String = (0..1000)
-        .map(|i| json!({"identities": {"email": format!("user{i}@example.com")}, "attributes": {"n": i}}).to_string() + "\n")
+        .map(|i| {
+            json!({"identities": {"email": format!("user{i}@example.com")}, "attributes": {"n": i}})
+                .to_string()
+                + "\n"
+        })
         .collect();
     ndjson.push_str("{\"identities\": {\"email\": \"broken\"}}\n");
     let import = s
-        .send(Method::POST, "/profiles/import", Some(ndjson.into_bytes()), &[("content-type", "application/x-ndjson")])
+        .send(
+            Method::POST,
+            "/profiles/import",
+            Some(ndjson.into_bytes()),
+            &[("content-type", "application/x-ndjson")],
+        )
         .await;
     assert_eq!(import.status, 200, "{}", import.text);
     assert_eq!(import.body["received"], 1001);
@@ -263,7 +424,9 @@ async fn profiles_audiences_rule_sets_and_suppressions_work_over_http() {
     assert_eq!(user7.body["attributes"]["n"], 7);
 
     // A static audience: add by identity and by id, count, page, remove.
-    let aud = s.post("/audiences", &json!({"name": "VIPs", "kind": "static"})).await;
+    let aud = s
+        .post("/audiences", &json!({"name": "VIPs", "kind": "static"}))
+        .await;
     assert_eq!(aud.status, 201, "{}", aud.text);
     let aid = aud.body["id"].as_str().unwrap();
     let added = s
@@ -275,48 +438,117 @@ async fn profiles_audiences_rule_sets_and_suppressions_work_over_http() {
     assert_eq!(added.body["memberCount"], 3, "{}", added.text);
     let page = s.get(&format!("/audiences/{aid}/members?limit=2")).await;
     assert_eq!(page.body["items"].as_array().unwrap().len(), 2);
-    let rest = s.get(&format!("/audiences/{aid}/members?limit=2&cursor={}", page.body["next"].as_str().unwrap())).await;
-    assert_eq!(rest.body["items"].as_array().unwrap().len(), 1, "{}", rest.text);
-    let removed = s.post(&format!("/audiences/{aid}/members/remove"), &json!({"profileIds": [pid]})).await;
+    let rest = s
+        .get(&format!(
+            "/audiences/{aid}/members?limit=2&cursor={}",
+            page.body["next"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(
+        rest.body["items"].as_array().unwrap().len(),
+        1,
+        "{}",
+        rest.text
+    );
+    let removed = s
+        .post(
+            &format!("/audiences/{aid}/members/remove"),
+            &json!({"profileIds": [pid]}),
+        )
+        .await;
     assert_eq!(removed.body["memberCount"], 2, "{}", removed.text);
-    s.post(&format!("/audiences/{aid}/members"), &json!({"profileIds": ["0190d6a2-0000-7000-8000-000000000000"]}))
-        .await
-        .assert_problem(404, "profile-not-found");
+    s.post(
+        &format!("/audiences/{aid}/members"),
+        &json!({"profileIds": ["0190d6a2-0000-7000-8000-000000000000"]}),
+    )
+    .await
+    .assert_problem(404, "profile-not-found");
 
     // A rule audience counts matching profiles.
     let rule = s
         .post("/audiences", &json!({"name": "Big n", "kind": "rule", "rule": {"conditions": [{"attribute": "n", "op": "gte", "value": 990}]}}))
         .await;
     assert_eq!(rule.status, 201, "{}", rule.text);
-    assert_eq!(s.get(&format!("/audiences/{}", rule.body["id"].as_str().unwrap())).await.body["memberCount"], 10);
-    s.post(&format!("/audiences/{}/members", rule.body["id"].as_str().unwrap()), &json!({"profileIds": [pid]}))
-        .await
-        .assert_problem(409, "audience-not-static");
+    assert_eq!(
+        s.get(&format!("/audiences/{}", rule.body["id"].as_str().unwrap()))
+            .await
+            .body["memberCount"],
+        10
+    );
+    s.post(
+        &format!("/audiences/{}/members", rule.body["id"].as_str().unwrap()),
+        &json!({"profileIds": [pid]}),
+    )
+    .await
+    .assert_problem(409, "audience-not-static");
 
     // Rule sets.
     let rs = s
         .post("/rule-sets", &json!({"name": "Default", "caps": [{"limit": 3, "period": "week"}], "quietHours": {"start": "21:00", "end": "08:00", "action": "queue"}}))
         .await;
     assert_eq!(rs.status, 201, "{}", rs.text);
-    s.post("/rule-sets", &json!({"name": "Bad", "caps": [{"limit": 0, "period": "day"}]})).await.assert_problem(400, "invalid-request");
+    s.post(
+        "/rule-sets",
+        &json!({"name": "Bad", "caps": [{"limit": 0, "period": "day"}]}),
+    )
+    .await
+    .assert_problem(400, "invalid-request");
 
     // Suppressions: add, read, list by channel, delete.
-    let sup = s.post("/suppressions", &json!({"channel": "email", "address": "Bounce@Example.com", "note": "manual"})).await;
+    let sup = s
+        .post(
+            "/suppressions",
+            &json!({"channel": "email", "address": "Bounce@Example.com", "note": "manual"}),
+        )
+        .await;
     assert_eq!(sup.status, 201, "{}", sup.text);
     assert_eq!(sup.body["address"], "bounce@example.com");
     assert_eq!(sup.body["reason"], "manual");
-    assert_eq!(s.post("/suppressions", &json!({"channel": "email", "address": "bounce@example.com"})).await.status, 200);
-    assert_eq!(s.get("/suppressions/email/bounce@example.com").await.status, 200);
+    assert_eq!(
+        s.post(
+            "/suppressions",
+            &json!({"channel": "email", "address": "bounce@example.com"})
+        )
+        .await
+        .status,
+        200
+    );
+    assert_eq!(
+        s.get("/suppressions/email/bounce@example.com").await.status,
+        200
+    );
     let listed = s.get("/suppressions?channel=email").await;
-    assert_eq!(listed.body["items"].as_array().unwrap().len(), 1, "{}", listed.text);
-    assert_eq!(s.get("/suppressions?channel=sms").await.body["items"], json!([]));
-    assert_eq!(s.delete("/suppressions/email/bounce@example.com").await.status, 204);
-    s.get("/suppressions/email/bounce@example.com").await.assert_problem(404, "suppression-not-found");
+    assert_eq!(
+        listed.body["items"].as_array().unwrap().len(),
+        1,
+        "{}",
+        listed.text
+    );
+    assert_eq!(
+        s.get("/suppressions?channel=sms").await.body["items"],
+        json!([])
+    );
+    assert_eq!(
+        s.delete("/suppressions/email/bounce@example.com")
+            .await
+            .status,
+        204
+    );
+    s.get("/suppressions/email/bounce@example.com")
+        .await
+        .assert_problem(404, "suppression-not-found");
 
     // Erasure removes the profile and frees its identities.
     assert_eq!(s.delete(&format!("/profiles/{pid}")).await.status, 204);
-    s.get(&format!("/profiles/{pid}")).await.assert_problem(404, "profile-not-found");
-    let reuse = s.put("/profiles/email/bob@example.com", &json!({"identities": {"phone": "+33612345678"}})).await;
+    s.get(&format!("/profiles/{pid}"))
+        .await
+        .assert_problem(404, "profile-not-found");
+    let reuse = s
+        .put(
+            "/profiles/email/bob@example.com",
+            &json!({"identities": {"phone": "+33612345678"}}),
+        )
+        .await;
     assert_eq!(reuse.status, 201, "{}", reuse.text);
     let _: Value = reuse.body;
 }

@@ -21,5 +21,8 @@ pub fn init_lambda() {
 
 /// Human-readable logs on stderr.
 pub fn init_local() {
-    let _ = tracing_subscriber::fmt().with_env_filter(filter()).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter())
+        .with_writer(std::io::stderr)
+        .try_init();
 }

@@ -36,6 +36,7 @@ impl PageRequest {
 
 /// One page of results; `next` is the cursor for the following page, absent on the last.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Page<T> {
     pub items: Vec<T>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -35,18 +35,37 @@ impl Reply {
     }
 
     pub fn content_type(&self) -> &str {
-        self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("")
+        self.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
     }
 
     /// Asserts this is a problem JSON with the given status and code, and returns it.
     #[track_caller]
     pub fn assert_problem(&self, status: u16, code: &str) -> &Self {
-        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text);
-        assert_eq!(self.content_type(), "application/problem+json", "body: {}", self.text);
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.text
+        );
+        assert_eq!(
+            self.content_type(),
+            "application/problem+json",
+            "body: {}",
+            self.text
+        );
         assert_eq!(self.code(), code, "body: {}", self.text);
         assert_eq!(self.body["status"].as_u64(), Some(u64::from(status)));
-        assert_eq!(self.body["type"].as_str(), Some(format!("urn:herald:error:{code}").as_str()));
-        assert!(!self.body["detail"].as_str().unwrap_or("").is_empty(), "a problem needs a detail");
+        assert_eq!(
+            self.body["type"].as_str(),
+            Some(format!("urn:herald:error:{code}").as_str())
+        );
+        assert!(
+            !self.body["detail"].as_str().unwrap_or("").is_empty(),
+            "a problem needs a detail"
+        );
         self
     }
 }
@@ -66,7 +85,9 @@ impl HeraldServer {
         for (k, v) in envs {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("could not start {}: {e}", exe.display()));
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("could not start {}: {e}", exe.display()));
         let stdout = child.stdout.take().expect("stdout is piped");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -83,13 +104,30 @@ impl HeraldServer {
                 panic!("herald serve did not print its address within 30 s");
             }
         };
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("reqwest client");
-        Self { child, base, data_dir, http }
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("reqwest client");
+        Self {
+            child,
+            base,
+            data_dir,
+            http,
+        }
     }
 
     /// Sends a request with the test token; `body` is sent as raw bytes when given.
-    pub async fn send(&self, method: Method, path: &str, body: Option<Vec<u8>>, headers: &[(&str, &str)]) -> Reply {
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(TEST_TOKEN);
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(TEST_TOKEN);
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
@@ -110,8 +148,16 @@ impl HeraldServer {
         let headers = resp.headers().clone();
         let text = resp.text().await.unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        assert!(!status.is_server_error(), "the server answered {status}: {text}");
-        Reply { status, headers, body, text }
+        assert!(
+            !status.is_server_error(),
+            "the server answered {status}: {text}"
+        );
+        Reply {
+            status,
+            headers,
+            body,
+            text,
+        }
     }
 
     pub async fn get(&self, path: &str) -> Reply {
@@ -119,7 +165,8 @@ impl HeraldServer {
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> Reply {
-        self.send(Method::POST, path, Some(body.to_string().into_bytes()), &[]).await
+        self.send(Method::POST, path, Some(body.to_string().into_bytes()), &[])
+            .await
     }
 
     pub async fn post_empty(&self, path: &str) -> Reply {
@@ -127,7 +174,8 @@ impl HeraldServer {
     }
 
     pub async fn put(&self, path: &str, body: &Value) -> Reply {
-        self.send(Method::PUT, path, Some(body.to_string().into_bytes()), &[]).await
+        self.send(Method::PUT, path, Some(body.to_string().into_bytes()), &[])
+            .await
     }
 
     pub async fn delete(&self, path: &str) -> Reply {

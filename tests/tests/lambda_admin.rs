@@ -9,8 +9,8 @@ use herald_core::ports::SystemClock;
 use herald_core::service::{AdminConfig, AdminService};
 use herald_tests::dynamo_local;
 use lambda_http::request::LambdaRequest;
-use tower::ServiceExt;
 use serde_json::{Value, json};
+use tower::ServiceExt;
 
 /// An API Gateway HTTP API payload 2.0 event as AWS delivers it.
 fn event(method: &str, path: &str, route: &str, body: Option<&str>) -> Value {
@@ -49,10 +49,14 @@ fn event(method: &str, path: &str, route: &str, body: Option<&str>) -> Value {
 }
 
 async fn invoke(app: &axum::Router, event: Value) -> Value {
-    let request: LambdaRequest = serde_json::from_value(event).expect("lambda_http parses an API Gateway v2 event");
+    let request: LambdaRequest =
+        serde_json::from_value(event).expect("lambda_http parses an API Gateway v2 event");
     let adapter = lambda_http::Adapter::from(app.clone());
     let response = adapter
-        .oneshot(lambda_http::LambdaEvent::new(request, lambda_http::Context::default()))
+        .oneshot(lambda_http::LambdaEvent::new(
+            request,
+            lambda_http::Context::default(),
+        ))
         .await
         .expect("the handler answers");
     serde_json::to_value(response).expect("the Lambda response serializes")
@@ -67,12 +71,25 @@ fn body_of(response: &Value) -> Value {
 async fn api_gateway_v2_events_drive_the_admin_router_over_dynamodb_local() {
     let client = dynamo_local::client().await;
     let table = dynamo_local::fresh_table(&client).await;
-    let admin = Arc::new(AdminService::new(DynamoStore::new(client, table), SystemClock, AdminConfig::default()));
+    let admin = Arc::new(AdminService::new(
+        DynamoStore::new(client, table),
+        SystemClock,
+        AdminConfig::default(),
+    ));
     let app = herald_admin_api::router(admin);
 
     let spec = json!({"name": "Welcome", "type": "marketing", "channel": "sms",
                       "content": {"sms": {"text": "Hi {{profile.firstName}}"}}});
-    let created = invoke(&app, event("POST", "/campaigns", "ANY /campaigns", Some(&spec.to_string()))).await;
+    let created = invoke(
+        &app,
+        event(
+            "POST",
+            "/campaigns",
+            "ANY /campaigns",
+            Some(&spec.to_string()),
+        ),
+    )
+    .await;
     assert_eq!(created["statusCode"], 201, "{created}");
     let campaign = body_of(&created);
     assert_eq!(campaign["status"], "draft");
@@ -84,12 +101,25 @@ async fn api_gateway_v2_events_drive_the_admin_router_over_dynamodb_local() {
     assert_eq!(fetched["statusCode"], 200, "{fetched}");
     assert_eq!(body_of(&fetched)["draft"]["spec"], spec);
 
-    let bad = invoke(&app, event("POST", "/campaigns", "ANY /campaigns", Some("{not json"))).await;
+    let bad = invoke(
+        &app,
+        event("POST", "/campaigns", "ANY /campaigns", Some("{not json")),
+    )
+    .await;
     assert_eq!(bad["statusCode"], 400, "{bad}");
     assert_eq!(bad["headers"]["content-type"], "application/problem+json");
     assert_eq!(body_of(&bad)["code"], "invalid-json");
 
-    let missing = invoke(&app, event("GET", "/campaigns/0190d6a2-0000-7000-8000-000000000000", "ANY /campaigns/{proxy+}", None)).await;
+    let missing = invoke(
+        &app,
+        event(
+            "GET",
+            "/campaigns/0190d6a2-0000-7000-8000-000000000000",
+            "ANY /campaigns/{proxy+}",
+            None,
+        ),
+    )
+    .await;
     assert_eq!(missing["statusCode"], 404, "{missing}");
     assert_eq!(body_of(&missing)["code"], "campaign-not-found");
 }

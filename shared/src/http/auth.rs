@@ -14,7 +14,13 @@ use super::problem::ApiError;
 pub const PUBLIC_PATHS: &[&str] = &["/im/health", "/u/"];
 
 fn is_public(path: &str) -> bool {
-    PUBLIC_PATHS.iter().any(|p| if p.ends_with('/') { path.starts_with(p) } else { path == *p })
+    PUBLIC_PATHS.iter().any(|p| {
+        if p.ends_with('/') {
+            path.starts_with(p)
+        } else {
+            path == *p
+        }
+    })
 }
 
 /// Compares in time independent of where the inputs differ.
@@ -34,7 +40,10 @@ pub async fn require_bearer(State(token): State<Arc<str>>, req: Request, next: N
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim);
     match given {
         Some(t) if constant_time_eq(t.as_bytes(), token.as_bytes()) => next.run(req).await,
@@ -47,7 +56,10 @@ pub async fn require_bearer(State(token): State<Arc<str>>, req: Request, next: N
 
 fn unauthorized(detail: &str) -> Response {
     ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
-        .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"herald\""))
+        .with_header(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"herald\""),
+        )
         .into_response()
 }
 

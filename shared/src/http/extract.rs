@@ -20,7 +20,11 @@ pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes,
     Bytes::from_request(req, state).await.map_err(|rej| {
         let status = rej.status();
         if status == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(status, "payload-too-large", "the request body is larger than this endpoint accepts")
+            ApiError::new(
+                status,
+                "payload-too-large",
+                "the request body is larger than this endpoint accepts",
+            )
         } else {
             ApiError::new(status, "unreadable-body", rej.body_text())
         }
@@ -30,18 +34,34 @@ pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes,
 /// Parses JSON with the path of the offending field in the message.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid-json", "the request body is empty; send a JSON object"));
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-json",
+            "the request body is empty; send a JSON object",
+        ));
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if inner.is_syntax() || inner.is_eof() {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid-json", format!("the request body is not valid JSON: {inner}"))
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-json",
+                format!("the request body is not valid JSON: {inner}"),
+            )
         } else if path == "." {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid-request", format!("the request body is not of the expected shape: {inner}"))
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-request",
+                format!("the request body is not of the expected shape: {inner}"),
+            )
         } else {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid-request", format!("{path}: {inner}"))
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-request",
+                format!("{path}: {inner}"),
+            )
         }
     })
 }
@@ -65,7 +85,13 @@ impl<S: Send + Sync> FromRequest<S> for TextBody {
         let bytes = read_body(req, state).await?;
         String::from_utf8(bytes.to_vec())
             .map(TextBody)
-            .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "invalid-encoding", "the request body is not UTF-8"))
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid-encoding",
+                    "the request body is not UTF-8",
+                )
+            })
     }
 }
 
@@ -80,13 +106,20 @@ impl<S: Send + Sync> FromRequestParts<S> for Paging {
         for (k, v) in query_pairs(parts) {
             match k.as_str() {
                 "limit" => {
-                    page.limit = v.parse().ok().filter(|n| (1..=PageRequest::MAX_LIMIT).contains(n)).ok_or_else(|| {
-                        ApiError::new(
-                            StatusCode::BAD_REQUEST,
-                            "invalid-request",
-                            format!("limit must be a whole number from 1 to {}, not {v:?}", PageRequest::MAX_LIMIT),
-                        )
-                    })?
+                    page.limit = v
+                        .parse()
+                        .ok()
+                        .filter(|n| (1..=PageRequest::MAX_LIMIT).contains(n))
+                        .ok_or_else(|| {
+                            ApiError::new(
+                                StatusCode::BAD_REQUEST,
+                                "invalid-request",
+                                format!(
+                                    "limit must be a whole number from 1 to {}, not {v:?}",
+                                    PageRequest::MAX_LIMIT
+                                ),
+                            )
+                        })?
                 }
                 "cursor" if !v.is_empty() => page.cursor = Some(v),
                 _ => {}
@@ -98,7 +131,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Paging {
 
 /// The decoded query string as pairs.
 pub fn query_pairs(parts: &Parts) -> Vec<(String, String)> {
-    form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()).into_owned().collect()
+    form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+        .into_owned()
+        .collect()
 }
 
 /// The revision named by an `If-Match` header (`"3"`, `W/"3"` or `3`), if any.
@@ -125,7 +160,8 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
 
 /// An `ETag` header value for a revision.
 pub fn etag(revision: u64) -> axum::http::HeaderValue {
-    axum::http::HeaderValue::from_str(&format!("\"{revision}\"")).unwrap_or(axum::http::HeaderValue::from_static("\"0\""))
+    axum::http::HeaderValue::from_str(&format!("\"{revision}\""))
+        .unwrap_or(axum::http::HeaderValue::from_static("\"0\""))
 }
 
 /// A JSON body that may be left empty, in which case `T::default()` is used.

@@ -16,7 +16,11 @@ use super::problem::ApiError;
 pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
 
 async fn route_not_found(uri: axum::http::Uri) -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "route-not-found", format!("there is no route {}", uri.path()))
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "route-not-found",
+        format!("there is no route {}", uri.path()),
+    )
 }
 
 async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
@@ -29,8 +33,12 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
 
 fn panic_response(_: Box<dyn Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal-error", "Herald could not complete the request; it has been logged")
-        .into_response()
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal-error",
+        "Herald could not complete the request; it has been logged",
+    )
+    .into_response()
 }
 
 /// Adds the shared fallbacks, the default body limit, tracing and panic catching.

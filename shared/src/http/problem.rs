@@ -79,7 +79,10 @@ impl ApiError {
 
 impl From<Problem> for ApiError {
     fn from(problem: Problem) -> Self {
-        Self { problem: Box::new(problem), headers: vec![] }
+        Self {
+            problem: Box::new(problem),
+            headers: vec![],
+        }
     }
 }
 
@@ -100,13 +103,20 @@ impl From<ServiceError> for ApiError {
             | ServiceError::IdentityTaken(_)
             | ServiceError::Conflict(_)
             | ServiceError::Unsupported { .. } => StatusCode::CONFLICT,
-            ServiceError::ReviewFailed(_) | ServiceError::Render(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ServiceError::ReviewFailed(_) | ServiceError::Render(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ServiceError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         if status.is_server_error() {
             // Logged once, with its chain; the caller gets an opaque message.
             tracing::error!(error = %error_chain(&e), code, "request failed");
-            return Problem::new(status, code, "Herald could not complete the request; it has been logged").into();
+            return Problem::new(
+                status,
+                code,
+                "Herald could not complete the request; it has been logged",
+            )
+            .into();
         }
         let mut p = Problem::new(status, code, e.to_string());
         match e {
@@ -121,7 +131,12 @@ impl From<ServiceError> for ApiError {
                 p.detail = format!(
                     "the review found {} error(s): {}",
                     report.errors.len(),
-                    report.errors.iter().map(|f| format!("{} ({})", f.message, f.field)).collect::<Vec<_>>().join("; ")
+                    report
+                        .errors
+                        .iter()
+                        .map(|f| format!("{} ({})", f.message, f.field))
+                        .collect::<Vec<_>>()
+                        .join("; ")
                 );
                 p.review = Some(*report);
             }
@@ -148,8 +163,10 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let body = serde_json::to_vec(&self.problem).unwrap_or_default();
         let mut resp = (status, body).into_response();
-        resp.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         for (k, v) in self.headers {
             resp.headers_mut().insert(k, v);
         }

@@ -4,7 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{AdminService, ServiceError, ServiceResult};
 use crate::domain::audience::MAX_MEMBERS_PER_CALL;
-use crate::domain::{Audience, AudienceId, AudienceKind, AudienceSpec, Identity, ProfileId, ValidationError};
+use crate::domain::{
+    Audience, AudienceId, AudienceKind, AudienceSpec, Identity, ProfileId, ValidationError,
+};
 use crate::ports::{Clock, Page, PageRequest, Store};
 
 /// An audience with its member count.
@@ -39,13 +41,19 @@ pub struct IdentityRef {
 impl<S: Store, C: Clock> AdminService<S, C> {
     pub async fn create_audience(&self, spec: AudienceSpec) -> ServiceResult<AudienceView> {
         let audience: Audience = self.create_managed(spec).await?;
-        Ok(AudienceView { audience, member_count: 0 })
+        Ok(AudienceView {
+            audience,
+            member_count: 0,
+        })
     }
 
     pub async fn get_audience(&self, id: AudienceId) -> ServiceResult<AudienceView> {
         let audience: Audience = self.get_managed(id).await?;
         let member_count = self.count_audience(&audience).await?;
-        Ok(AudienceView { audience, member_count })
+        Ok(AudienceView {
+            audience,
+            member_count,
+        })
     }
 
     /// Static audiences count their members; rule audiences count the profiles matching now.
@@ -57,7 +65,11 @@ impl<S: Store, C: Clock> AdminService<S, C> {
                 let mut page = PageRequest::first(PageRequest::MAX_LIMIT);
                 loop {
                     let p = self.store.list_profiles(&page).await?;
-                    count += p.items.iter().filter(|profile| rule.matches(profile)).count() as u64;
+                    count += p
+                        .items
+                        .iter()
+                        .filter(|profile| rule.matches(profile))
+                        .count() as u64;
                     match p.next {
                         Some(next) => page.cursor = Some(next),
                         None => return Ok(count),
@@ -69,7 +81,12 @@ impl<S: Store, C: Clock> AdminService<S, C> {
 
     /// Replaces an audience's definition. A static audience with members cannot become a rule
     /// audience (remove its members first).
-    pub async fn replace_audience(&self, id: AudienceId, spec: AudienceSpec, expected: Option<u64>) -> ServiceResult<AudienceView> {
+    pub async fn replace_audience(
+        &self,
+        id: AudienceId,
+        spec: AudienceSpec,
+        expected: Option<u64>,
+    ) -> ServiceResult<AudienceView> {
         let members = self.store.count_members(id).await?;
         let audience = self
             .replace_managed_checked::<Audience>(id, spec, expected, |stored, new| {
@@ -83,11 +100,18 @@ impl<S: Store, C: Clock> AdminService<S, C> {
             })
             .await?;
         let member_count = self.count_audience(&audience).await?;
-        Ok(AudienceView { audience, member_count })
+        Ok(AudienceView {
+            audience,
+            member_count,
+        })
     }
 
     /// Deletes an audience and its membership list.
-    pub async fn delete_audience(&self, id: AudienceId, expected: Option<u64>) -> ServiceResult<()> {
+    pub async fn delete_audience(
+        &self,
+        id: AudienceId,
+        expected: Option<u64>,
+    ) -> ServiceResult<()> {
         self.delete_managed::<Audience>(id, expected).await?;
         self.store.clear_members(id).await?;
         Ok(())
@@ -98,7 +122,9 @@ impl<S: Store, C: Clock> AdminService<S, C> {
         if !matches!(audience.spec.kind, AudienceKind::Static) {
             return Err(ServiceError::Unsupported {
                 code: "audience-not-static",
-                message: format!("audience {id} is a rule audience: its members follow from the rule"),
+                message: format!(
+                    "audience {id} is a rule audience: its members follow from the rule"
+                ),
             });
         }
         Ok(audience)
@@ -108,7 +134,11 @@ impl<S: Store, C: Clock> AdminService<S, C> {
     async fn resolve_members(&self, req: &MembersRequest) -> ServiceResult<Vec<ProfileId>> {
         let total = req.profile_ids.len() + req.identities.len();
         if total == 0 {
-            return Err(ValidationError::new("profileIds", "name at least one member in profileIds or identities").into());
+            return Err(ValidationError::new(
+                "profileIds",
+                "name at least one member in profileIds or identities",
+            )
+            .into());
         }
         if total > MAX_MEMBERS_PER_CALL {
             return Err(ValidationError::new(
@@ -125,7 +155,8 @@ impl<S: Store, C: Clock> AdminService<S, C> {
             ids.push(*pid);
         }
         for (i, r) in req.identities.iter().enumerate() {
-            let identity = Identity::parse(&r.namespace, &r.value).map_err(|e| e.under(&format!("identities[{i}]")))?;
+            let identity = Identity::parse(&r.namespace, &r.value)
+                .map_err(|e| e.under(&format!("identities[{i}]")))?;
             let p = self
                 .store
                 .find_profile(&identity)
@@ -138,30 +169,49 @@ impl<S: Store, C: Clock> AdminService<S, C> {
         Ok(ids)
     }
 
-    pub async fn add_audience_members(&self, id: AudienceId, req: &MembersRequest) -> ServiceResult<AudienceView> {
+    pub async fn add_audience_members(
+        &self,
+        id: AudienceId,
+        req: &MembersRequest,
+    ) -> ServiceResult<AudienceView> {
         let audience = self.static_audience(id).await?;
         let ids = self.resolve_members(req).await?;
         self.store.add_members(id, &ids).await?;
         let member_count = self.store.count_members(id).await?;
-        Ok(AudienceView { audience, member_count })
+        Ok(AudienceView {
+            audience,
+            member_count,
+        })
     }
 
-    pub async fn remove_audience_members(&self, id: AudienceId, req: &MembersRequest) -> ServiceResult<AudienceView> {
+    pub async fn remove_audience_members(
+        &self,
+        id: AudienceId,
+        req: &MembersRequest,
+    ) -> ServiceResult<AudienceView> {
         let audience = self.static_audience(id).await?;
         let mut ids = req.profile_ids.clone();
         for (i, r) in req.identities.iter().enumerate() {
-            let identity = Identity::parse(&r.namespace, &r.value).map_err(|e| e.under(&format!("identities[{i}]")))?;
+            let identity = Identity::parse(&r.namespace, &r.value)
+                .map_err(|e| e.under(&format!("identities[{i}]")))?;
             if let Some(p) = self.store.find_profile(&identity).await? {
                 ids.push(p.id);
             }
         }
         self.store.remove_members(id, &ids).await?;
         let member_count = self.store.count_members(id).await?;
-        Ok(AudienceView { audience, member_count })
+        Ok(AudienceView {
+            audience,
+            member_count,
+        })
     }
 
     /// One page of a static audience's members.
-    pub async fn list_audience_members(&self, id: AudienceId, page: &PageRequest) -> ServiceResult<Page<ProfileId>> {
+    pub async fn list_audience_members(
+        &self,
+        id: AudienceId,
+        page: &PageRequest,
+    ) -> ServiceResult<Page<ProfileId>> {
         self.static_audience(id).await?;
         Ok(self.store.list_members(id, page).await?)
     }

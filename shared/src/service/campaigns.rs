@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 
 use super::{AdminService, ServiceError, ServiceResult, check_revision, should_retry};
 use crate::domain::{
-    Campaign, CampaignId, CampaignSpec, CampaignType, CampaignVersion, ChannelConfig, Channel, ProfileId, ReviewReport,
-    RuleSet, Audience,
+    Audience, Campaign, CampaignId, CampaignSpec, CampaignType, CampaignVersion, Channel,
+    ChannelConfig, ProfileId, ReviewReport, RuleSet,
 };
 use crate::ports::{Clock, Page, PageRequest, Store};
 use crate::render::review::{Lookup, ReviewContext, review};
@@ -71,14 +71,25 @@ impl<S: Store, C: Clock> AdminService<S, C> {
             .insert_campaign(&campaign, &version)
             .await
             .map_err(|e| ServiceError::from_store(e, KIND, campaign.id, 0))?;
-        Ok(CampaignView { campaign, live: None, draft: Some(version) })
+        Ok(CampaignView {
+            campaign,
+            live: None,
+            draft: Some(version),
+        })
     }
 
     async fn load_campaign(&self, id: CampaignId) -> ServiceResult<Campaign> {
-        self.store.get_campaign(id).await?.ok_or_else(|| ServiceError::not_found(KIND, id))
+        self.store
+            .get_campaign(id)
+            .await?
+            .ok_or_else(|| ServiceError::not_found(KIND, id))
     }
 
-    async fn load_version(&self, id: CampaignId, version: Option<u32>) -> ServiceResult<Option<CampaignVersion>> {
+    async fn load_version(
+        &self,
+        id: CampaignId,
+        version: Option<u32>,
+    ) -> ServiceResult<Option<CampaignVersion>> {
         match version {
             None => Ok(None),
             Some(n) => self
@@ -91,9 +102,17 @@ impl<S: Store, C: Clock> AdminService<S, C> {
     }
 
     async fn view(&self, campaign: Campaign) -> ServiceResult<CampaignView> {
-        let live = self.load_version(campaign.id, campaign.live_version).await?;
-        let draft = self.load_version(campaign.id, campaign.draft_version).await?;
-        Ok(CampaignView { campaign, live, draft })
+        let live = self
+            .load_version(campaign.id, campaign.live_version)
+            .await?;
+        let draft = self
+            .load_version(campaign.id, campaign.draft_version)
+            .await?;
+        Ok(CampaignView {
+            campaign,
+            live,
+            draft,
+        })
     }
 
     pub async fn get_campaign(&self, id: CampaignId) -> ServiceResult<CampaignView> {
@@ -101,7 +120,11 @@ impl<S: Store, C: Clock> AdminService<S, C> {
         self.view(c).await
     }
 
-    pub async fn get_campaign_version(&self, id: CampaignId, version: u32) -> ServiceResult<CampaignVersion> {
+    pub async fn get_campaign_version(
+        &self,
+        id: CampaignId,
+        version: u32,
+    ) -> ServiceResult<CampaignVersion> {
         self.load_campaign(id).await?;
         self.load_version(id, Some(version))
             .await?
@@ -114,9 +137,18 @@ impl<S: Store, C: Clock> AdminService<S, C> {
 
     /// Runs `change` on a freshly read campaign and writes the result with the versions it
     /// returns, retrying a lost race when the caller gave no expected revision.
-    async fn modify<F>(&self, id: CampaignId, expected: Option<u64>, change: F) -> ServiceResult<CampaignView>
+    async fn modify<F>(
+        &self,
+        id: CampaignId,
+        expected: Option<u64>,
+        change: F,
+    ) -> ServiceResult<CampaignView>
     where
-        F: Fn(&mut Campaign, Option<CampaignVersion>, Option<CampaignVersion>) -> ServiceResult<Vec<CampaignVersion>>
+        F: Fn(
+                &mut Campaign,
+                Option<CampaignVersion>,
+                Option<CampaignVersion>,
+            ) -> ServiceResult<Vec<CampaignVersion>>
             + Send
             + Sync,
     {
@@ -145,7 +177,12 @@ impl<S: Store, C: Clock> AdminService<S, C> {
 
     /// Replaces the draft version's definition; a live or scheduled campaign gets a new draft
     /// version (its live version is never edited in place).
-    pub async fn update_campaign(&self, id: CampaignId, spec: CampaignSpec, expected: Option<u64>) -> ServiceResult<CampaignView> {
+    pub async fn update_campaign(
+        &self,
+        id: CampaignId,
+        spec: CampaignSpec,
+        expected: Option<u64>,
+    ) -> ServiceResult<CampaignView> {
         spec.validate()?;
         let now = self.clock.now();
         self.modify(id, expected, |c, _live, draft| {
@@ -157,7 +194,11 @@ impl<S: Store, C: Clock> AdminService<S, C> {
 
     /// Opens a draft version of a live or scheduled campaign as a copy of the live version
     /// (does nothing when one is open already).
-    pub async fn open_draft(&self, id: CampaignId, expected: Option<u64>) -> ServiceResult<CampaignView> {
+    pub async fn open_draft(
+        &self,
+        id: CampaignId,
+        expected: Option<u64>,
+    ) -> ServiceResult<CampaignView> {
         let now = self.clock.now();
         self.modify(id, expected, |c, live, _draft| {
             let Some(live) = live else {
@@ -173,9 +214,16 @@ impl<S: Store, C: Clock> AdminService<S, C> {
     }
 
     /// Reviews a version (default: the draft version, else the live one).
-    pub async fn review_campaign(&self, id: CampaignId, version: Option<u32>) -> ServiceResult<ReviewReport> {
+    pub async fn review_campaign(
+        &self,
+        id: CampaignId,
+        version: Option<u32>,
+    ) -> ServiceResult<ReviewReport> {
         let c = self.load_campaign(id).await?;
-        let n = version.or(c.draft_version).or(c.live_version).unwrap_or(c.latest_version);
+        let n = version
+            .or(c.draft_version)
+            .or(c.live_version)
+            .unwrap_or(c.latest_version);
         let v = self.get_campaign_version(id, n).await?;
         self.review_version(&v).await
     }
@@ -184,28 +232,51 @@ impl<S: Store, C: Clock> AdminService<S, C> {
         let spec = &v.spec;
         let config = match spec.channel_config_id {
             None => None,
-            Some(cid) => Some(self.store.get_record::<ChannelConfig>(&cid.to_string()).await?),
+            Some(cid) => Some(
+                self.store
+                    .get_record::<ChannelConfig>(&cid.to_string())
+                    .await?,
+            ),
         };
         let audience = match &spec.audience {
             None => Lookup::NotReferenced,
-            Some(a) => found(self.store.get_record::<Audience>(&a.id.to_string()).await?.is_some()),
+            Some(a) => found(
+                self.store
+                    .get_record::<Audience>(&a.id.to_string())
+                    .await?
+                    .is_some(),
+            ),
         };
         let rule_set = match spec.rule_set_id {
             None => Lookup::NotReferenced,
-            Some(r) => found(self.store.get_record::<RuleSet>(&r.to_string()).await?.is_some()),
+            Some(r) => found(
+                self.store
+                    .get_record::<RuleSet>(&r.to_string())
+                    .await?
+                    .is_some(),
+            ),
         };
         let channel_config = match &config {
             None => Lookup::NotReferenced,
             Some(None) => Lookup::Missing,
             Some(Some(c)) => Lookup::Found(c),
         };
-        let ctx = ReviewContext { channel_config, audience, rule_set, now: self.clock.now() };
+        let ctx = ReviewContext {
+            channel_config,
+            audience,
+            rule_set,
+            now: self.clock.now(),
+        };
         Ok(review(v, &ctx))
     }
 
     /// Activates the draft version when its review passes; otherwise `ReviewFailed` with the
     /// report and nothing changes.
-    pub async fn activate_campaign(&self, id: CampaignId, expected: Option<u64>) -> ServiceResult<CampaignView> {
+    pub async fn activate_campaign(
+        &self,
+        id: CampaignId,
+        expected: Option<u64>,
+    ) -> ServiceResult<CampaignView> {
         let c = self.load_campaign(id).await?;
         check_revision(KIND, id, c.revision, expected)?;
         let Some(n) = c.draft_version else {
@@ -225,13 +296,19 @@ impl<S: Store, C: Clock> AdminService<S, C> {
         // The write is conditional on the revision the review saw: an edit in between fails it.
         let expected = Some(expected.unwrap_or(c.revision));
         self.modify(id, expected, |c, _live, draft| {
-            let draft = draft.ok_or_else(|| ServiceError::not_found("campaign version", format!("{id} draft")))?;
+            let draft = draft.ok_or_else(|| {
+                ServiceError::not_found("campaign version", format!("{id} draft"))
+            })?;
             Ok(vec![c.activate(&draft, now)?])
         })
         .await
     }
 
-    pub async fn stop_campaign(&self, id: CampaignId, expected: Option<u64>) -> ServiceResult<CampaignView> {
+    pub async fn stop_campaign(
+        &self,
+        id: CampaignId,
+        expected: Option<u64>,
+    ) -> ServiceResult<CampaignView> {
         let now = self.clock.now();
         self.modify(id, expected, |c, _, _| {
             c.stop(now)?;
@@ -240,7 +317,11 @@ impl<S: Store, C: Clock> AdminService<S, C> {
         .await
     }
 
-    pub async fn archive_campaign(&self, id: CampaignId, expected: Option<u64>) -> ServiceResult<CampaignView> {
+    pub async fn archive_campaign(
+        &self,
+        id: CampaignId,
+        expected: Option<u64>,
+    ) -> ServiceResult<CampaignView> {
         let now = self.clock.now();
         self.modify(id, expected, |c, _, _| {
             c.archive(now)?;
@@ -250,7 +331,11 @@ impl<S: Store, C: Clock> AdminService<S, C> {
     }
 
     /// Deletes a draft campaign and its versions.
-    pub async fn delete_campaign(&self, id: CampaignId, expected: Option<u64>) -> ServiceResult<()> {
+    pub async fn delete_campaign(
+        &self,
+        id: CampaignId,
+        expected: Option<u64>,
+    ) -> ServiceResult<()> {
         let c = self.load_campaign(id).await?;
         check_revision(KIND, id, c.revision, expected)?;
         c.check_deletable()?;
@@ -263,31 +348,56 @@ impl<S: Store, C: Clock> AdminService<S, C> {
     /// Copies the campaign's newest version (draft, else live) into a new draft campaign.
     pub async fn duplicate_campaign(&self, id: CampaignId) -> ServiceResult<CampaignView> {
         let c = self.load_campaign(id).await?;
-        let n = c.draft_version.or(c.live_version).unwrap_or(c.latest_version);
+        let n = c
+            .draft_version
+            .or(c.live_version)
+            .unwrap_or(c.latest_version);
         let source = self.get_campaign_version(id, n).await?;
         let (copy, version) = c.duplicate(&source, CampaignId::new(), self.clock.now());
         self.store
             .insert_campaign(&copy, &version)
             .await
             .map_err(|e| ServiceError::from_store(e, KIND, copy.id, 0))?;
-        Ok(CampaignView { campaign: copy, live: None, draft: Some(version) })
+        Ok(CampaignView {
+            campaign: copy,
+            live: None,
+            draft: Some(version),
+        })
     }
 
     /// Renders a version for a sample or stored profile and a sample context.
-    pub async fn preview_campaign(&self, id: CampaignId, req: PreviewRequest) -> ServiceResult<PreviewResponse> {
+    pub async fn preview_campaign(
+        &self,
+        id: CampaignId,
+        req: PreviewRequest,
+    ) -> ServiceResult<PreviewResponse> {
         let c = self.load_campaign(id).await?;
-        let n = req.version.or(c.draft_version).or(c.live_version).unwrap_or(c.latest_version);
+        let n = req
+            .version
+            .or(c.draft_version)
+            .or(c.live_version)
+            .unwrap_or(c.latest_version);
         let v = self.get_campaign_version(id, n).await?;
         let compiled = self.templates.get_or_compile(&v).map_err(|findings| {
-            ServiceError::ReviewFailed(Box::new(ReviewReport { version: n, errors: findings, warnings: vec![] }))
+            ServiceError::ReviewFailed(Box::new(ReviewReport {
+                version: n,
+                errors: findings,
+                warnings: vec![],
+            }))
         })?;
         let stored = match req.profile_id {
             None => None,
-            Some(pid) => {
-                Some(self.store.get_profile(pid).await?.ok_or_else(|| ServiceError::not_found("profile", pid))?)
-            }
+            Some(pid) => Some(
+                self.store
+                    .get_profile(pid)
+                    .await?
+                    .ok_or_else(|| ServiceError::not_found("profile", pid))?,
+            ),
         };
-        let mut attributes = stored.as_ref().map(|p| p.attributes.clone()).unwrap_or_default();
+        let mut attributes = stored
+            .as_ref()
+            .map(|p| p.attributes.clone())
+            .unwrap_or_default();
         for (k, val) in req.profile.unwrap_or_default() {
             attributes.insert(k, val);
         }
@@ -301,15 +411,34 @@ impl<S: Store, C: Clock> AdminService<S, C> {
             campaign: &campaign,
             unsubscribe_url: unsubscribe.as_deref(),
         };
-        let locale = req.locale.as_deref().or_else(|| stored.as_ref().and_then(|p| p.locale.as_deref()));
-        let selection = Selection { variant: Some(req.variant.as_deref().unwrap_or(crate::domain::content::BASE_VARIANT)), bucket: 0, locale };
+        let locale = req
+            .locale
+            .as_deref()
+            .or_else(|| stored.as_ref().and_then(|p| p.locale.as_deref()));
+        let selection = Selection {
+            variant: Some(
+                req.variant
+                    .as_deref()
+                    .unwrap_or(crate::domain::content::BASE_VARIANT),
+            ),
+            bucket: 0,
+            locale,
+        };
         let rendered = compiled.render(&selection, &input)?;
-        Ok(PreviewResponse { campaign_id: id, version: n, rendered })
+        Ok(PreviewResponse {
+            campaign_id: id,
+            version: n,
+            rendered,
+        })
     }
 }
 
 fn found(exists: bool) -> Lookup<()> {
-    if exists { Lookup::Found(()) } else { Lookup::Missing }
+    if exists {
+        Lookup::Found(())
+    } else {
+        Lookup::Missing
+    }
 }
 
 /// Marketing email previews show where the signed unsubscribe link will go.

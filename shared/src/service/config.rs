@@ -7,15 +7,19 @@ use serde::de::DeserializeOwned;
 
 use super::{AdminService, ServiceError, ServiceResult, check_revision, should_retry};
 use crate::domain::{
-    Audience, AudienceId, AudienceSpec, ChannelConfig, ChannelConfigId, ChannelConfigSpec, RuleSet, RuleSetId,
-    RuleSetSpec, ValidationErrors,
+    Audience, AudienceId, AudienceSpec, ChannelConfig, ChannelConfigId, ChannelConfigSpec, RuleSet,
+    RuleSetId, RuleSetSpec, ValidationErrors,
 };
 use crate::ports::{Clock, Page, PageRequest, Record, Store};
 
 /// A record an operator manages through the admin API.
 pub trait Managed: Record + Clone {
     type Spec: DeserializeOwned + Clone + Send + Sync + 'static;
-    type Id: std::str::FromStr<Err = crate::domain::ValidationError> + std::fmt::Display + Copy + Send + Sync;
+    type Id: std::str::FromStr<Err = crate::domain::ValidationError>
+        + std::fmt::Display
+        + Copy
+        + Send
+        + Sync;
     /// Human name used in messages (`channel configuration`).
     const NAME: &'static str;
     fn create(spec: Self::Spec, now: Timestamp) -> Self;
@@ -30,10 +34,22 @@ macro_rules! managed {
             type Id = $id;
             const NAME: &'static str = $name;
             fn create(spec: $spec, now: Timestamp) -> Self {
-                Self { id: <$id>::new(), spec, revision: 1, created_at: now, updated_at: now }
+                Self {
+                    id: <$id>::new(),
+                    spec,
+                    revision: 1,
+                    created_at: now,
+                    updated_at: now,
+                }
             }
             fn revise(&self, spec: $spec, now: Timestamp) -> Self {
-                Self { id: self.id, spec, revision: self.revision + 1, created_at: self.created_at, updated_at: now }
+                Self {
+                    id: self.id,
+                    spec,
+                    revision: self.revision + 1,
+                    created_at: self.created_at,
+                    updated_at: now,
+                }
             }
             fn validate(spec: &$spec) -> Result<(), ValidationErrors> {
                 spec.validate()
@@ -42,7 +58,12 @@ macro_rules! managed {
     };
 }
 
-managed!(ChannelConfig, ChannelConfigSpec, ChannelConfigId, "channel configuration");
+managed!(
+    ChannelConfig,
+    ChannelConfigSpec,
+    ChannelConfigId,
+    "channel configuration"
+);
 managed!(RuleSet, RuleSetSpec, RuleSetId, "rule set");
 managed!(Audience, AudienceSpec, AudienceId, "audience");
 
@@ -58,7 +79,10 @@ impl<S: Store, C: Clock> AdminService<S, C> {
     }
 
     pub async fn get_managed<T: Managed>(&self, id: T::Id) -> ServiceResult<T> {
-        self.store.get_record::<T>(&id.to_string()).await?.ok_or_else(|| ServiceError::not_found(T::NAME, id))
+        self.store
+            .get_record::<T>(&id.to_string())
+            .await?
+            .ok_or_else(|| ServiceError::not_found(T::NAME, id))
     }
 
     pub async fn list_managed<T: Managed>(&self, page: &PageRequest) -> ServiceResult<Page<T>> {
@@ -93,11 +117,21 @@ impl<S: Store, C: Clock> AdminService<S, C> {
         }
     }
 
-    pub async fn replace_managed<T: Managed>(&self, id: T::Id, spec: T::Spec, expected: Option<u64>) -> ServiceResult<T> {
-        self.replace_managed_checked(id, spec, expected, |_, _| Ok(())).await
+    pub async fn replace_managed<T: Managed>(
+        &self,
+        id: T::Id,
+        spec: T::Spec,
+        expected: Option<u64>,
+    ) -> ServiceResult<T> {
+        self.replace_managed_checked(id, spec, expected, |_, _| Ok(()))
+            .await
     }
 
-    pub async fn delete_managed<T: Managed>(&self, id: T::Id, expected: Option<u64>) -> ServiceResult<T> {
+    pub async fn delete_managed<T: Managed>(
+        &self,
+        id: T::Id,
+        expected: Option<u64>,
+    ) -> ServiceResult<T> {
         let stored = self.get_managed::<T>(id).await?;
         check_revision(T::NAME, id, stored.revision(), expected)?;
         self.store

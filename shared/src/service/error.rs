@@ -13,8 +13,14 @@ pub enum ServiceError {
     Invalid(#[from] ValidationErrors),
     #[error("{0}")]
     IllegalTransition(#[from] IllegalTransition),
-    #[error("{kind} {id} was changed by someone else (revision {expected} is stale); read it again and retry")]
-    StaleRevision { kind: &'static str, id: String, expected: u64 },
+    #[error(
+        "{kind} {id} was changed by someone else (revision {expected} is stale); read it again and retry"
+    )]
+    StaleRevision {
+        kind: &'static str,
+        id: String,
+        expected: u64,
+    },
     #[error("the identity {0} belongs to another profile")]
     IdentityTaken(Identity),
     #[error("{0}")]
@@ -57,15 +63,20 @@ impl ServiceError {
     }
 
     pub fn not_found(kind: &'static str, id: impl ToString) -> Self {
-        ServiceError::NotFound { kind, id: id.to_string() }
+        ServiceError::NotFound {
+            kind,
+            id: id.to_string(),
+        }
     }
 
     /// Maps a store error, turning a revision conflict into `StaleRevision` for the named item.
     pub fn from_store(e: StoreError, kind: &'static str, id: impl ToString, expected: u64) -> Self {
         match e {
-            StoreError::Conflict(Conflict::RevisionMismatch) => {
-                ServiceError::StaleRevision { kind, id: id.to_string(), expected }
-            }
+            StoreError::Conflict(Conflict::RevisionMismatch) => ServiceError::StaleRevision {
+                kind,
+                id: id.to_string(),
+                expected,
+            },
             StoreError::Conflict(Conflict::IdentityTaken(i)) => ServiceError::IdentityTaken(i),
             StoreError::Conflict(Conflict::AlreadyExists) => {
                 ServiceError::Conflict(format!("{kind} {} exists already", id.to_string()))

@@ -13,8 +13,8 @@ mod profiles;
 mod suppressions;
 
 pub use audiences::{AudienceView, IdentityRef, MembersRequest};
-pub use config::Managed;
 pub use campaigns::{CampaignView, PreviewRequest, PreviewResponse};
+pub use config::Managed;
 pub use error::{ServiceError, ServiceResult};
 pub use profiles::{ImportLineError, ImportReport, MAX_IMPORT_LINES};
 pub use suppressions::SuppressionRequest;
@@ -28,7 +28,9 @@ pub struct AdminConfig {
 
 impl Default for AdminConfig {
     fn default() -> Self {
-        Self { public_base_url: "http://127.0.0.1:3000".into() }
+        Self {
+            public_base_url: "http://127.0.0.1:3000".into(),
+        }
     }
 }
 
@@ -48,7 +50,12 @@ pub struct AdminService<S, C> {
 
 impl<S: Store, C: Clock> AdminService<S, C> {
     pub fn new(store: S, clock: C, config: AdminConfig) -> Self {
-        Self { store, clock, templates: TemplateCache::new(TEMPLATE_CACHE_CAPACITY), config }
+        Self {
+            store,
+            clock,
+            templates: TemplateCache::new(TEMPLATE_CACHE_CAPACITY),
+            config,
+        }
     }
 
     pub fn store(&self) -> &S {
@@ -61,9 +68,18 @@ impl<S: Store, C: Clock> AdminService<S, C> {
 }
 
 /// Checks an explicit expected revision (an `If-Match`) against the one just read.
-fn check_revision(kind: &'static str, id: impl ToString, stored: u64, expected: Option<u64>) -> ServiceResult<()> {
+fn check_revision(
+    kind: &'static str,
+    id: impl ToString,
+    stored: u64,
+    expected: Option<u64>,
+) -> ServiceResult<()> {
     match expected {
-        Some(e) if e != stored => Err(ServiceError::StaleRevision { kind, id: id.to_string(), expected: e }),
+        Some(e) if e != stored => Err(ServiceError::StaleRevision {
+            kind,
+            id: id.to_string(),
+            expected: e,
+        }),
         _ => Ok(()),
     }
 }
@@ -71,5 +87,7 @@ fn check_revision(kind: &'static str, id: impl ToString, stored: u64, expected: 
 /// Whether a failed write should be retried: only a lost race when the caller gave no expected
 /// revision of its own.
 fn should_retry(e: &ServiceError, expected: Option<u64>, attempt: usize) -> bool {
-    matches!(e, ServiceError::StaleRevision { .. }) && expected.is_none() && attempt + 1 < WRITE_ATTEMPTS
+    matches!(e, ServiceError::StaleRevision { .. })
+        && expected.is_none()
+        && attempt + 1 < WRITE_ATTEMPTS
 }

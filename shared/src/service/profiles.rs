@@ -34,7 +34,10 @@ pub const MAX_IMPORT_LINES: usize = 10_000;
 
 impl<S: Store, C: Clock> AdminService<S, C> {
     pub async fn get_profile(&self, id: ProfileId) -> ServiceResult<Profile> {
-        self.store.get_profile(id).await?.ok_or_else(|| ServiceError::not_found("profile", id))
+        self.store
+            .get_profile(id)
+            .await?
+            .ok_or_else(|| ServiceError::not_found("profile", id))
     }
 
     pub async fn find_profile(&self, namespace: &str, value: &str) -> ServiceResult<Profile> {
@@ -47,9 +50,16 @@ impl<S: Store, C: Clock> AdminService<S, C> {
 
     /// Creates or updates the profile holding `key`, applying `update`. Returns the profile and
     /// whether it was created.
-    pub async fn upsert_profile(&self, key: &Identity, update: &ProfileUpdate) -> ServiceResult<(Profile, bool)> {
+    pub async fn upsert_profile(
+        &self,
+        key: &Identity,
+        update: &ProfileUpdate,
+    ) -> ServiceResult<(Profile, bool)> {
         let mut identities = update.validate()?;
-        if let Some(other) = identities.iter().find(|i| i.namespace == key.namespace && i.value != key.value) {
+        if let Some(other) = identities
+            .iter()
+            .find(|i| i.namespace == key.namespace && i.value != key.value)
+        {
             return Err(crate::domain::ValidationError::new(
                 format!("identities.{}", other.namespace),
                 format!("the body names {other} but the profile is addressed by {key}"),
@@ -59,7 +69,8 @@ impl<S: Store, C: Clock> AdminService<S, C> {
         if !identities.contains(key) {
             identities.push(key.clone());
         }
-        self.upsert_with(std::slice::from_ref(key), &identities, update).await
+        self.upsert_with(std::slice::from_ref(key), &identities, update)
+            .await
     }
 
     /// Finds the profile by the first of `lookup` that matches, then applies the update.
@@ -109,16 +120,20 @@ impl<S: Store, C: Clock> AdminService<S, C> {
             let release: Vec<Identity> = claim
                 .iter()
                 .filter_map(|i| {
-                    profile
-                        .identities
-                        .get(&i.namespace)
-                        .map(|old| Identity { namespace: i.namespace.clone(), value: old.clone() })
+                    profile.identities.get(&i.namespace).map(|old| Identity {
+                        namespace: i.namespace.clone(),
+                        value: old.clone(),
+                    })
                 })
                 .collect();
             update.apply(&mut profile, identities)?;
             profile.revision += 1;
             profile.updated_at = now;
-            match self.store.save_profile(&profile, expected, &claim, &release).await {
+            match self
+                .store
+                .save_profile(&profile, expected, &claim, &release)
+                .await
+            {
                 Ok(()) => return Ok((profile, created)),
                 // Lost a race with another writer of this profile (or its first identity): read again.
                 Err(StoreError::Conflict(Conflict::RevisionMismatch | Conflict::AlreadyExists)) => {
@@ -128,13 +143,16 @@ impl<S: Store, C: Clock> AdminService<S, C> {
                         expected: expected.unwrap_or(0),
                     });
                 }
-                Err(StoreError::Conflict(Conflict::IdentityTaken(i))) if created && lookup.contains(&i) => {
+                Err(StoreError::Conflict(Conflict::IdentityTaken(i)))
+                    if created && lookup.contains(&i) =>
+                {
                     last = Some(ServiceError::IdentityTaken(i));
                 }
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(last.unwrap_or_else(|| ServiceError::Conflict("the profile kept changing; retry".into())))
+        Err(last
+            .unwrap_or_else(|| ServiceError::Conflict("the profile kept changing; retry".into())))
     }
 
     /// Imports profiles from NDJSON: one [`ProfileUpdate`] per line, matched to an existing
@@ -148,7 +166,11 @@ impl<S: Store, C: Clock> AdminService<S, C> {
             .filter(|(_, l)| !l.is_empty())
             .collect();
         if lines.is_empty() {
-            return Err(crate::domain::ValidationError::new("body", "the import is empty: send one JSON profile per line").into());
+            return Err(crate::domain::ValidationError::new(
+                "body",
+                "the import is empty: send one JSON profile per line",
+            )
+            .into());
         }
         if lines.len() > MAX_IMPORT_LINES {
             return Err(crate::domain::ValidationError::new(
@@ -157,7 +179,10 @@ impl<S: Store, C: Clock> AdminService<S, C> {
             )
             .into());
         }
-        let mut report = ImportReport { received: lines.len(), ..Default::default() };
+        let mut report = ImportReport {
+            received: lines.len(),
+            ..Default::default()
+        };
         for (line, text) in lines {
             match self.import_line(text).await {
                 Ok(true) => report.created += 1,
@@ -165,7 +190,11 @@ impl<S: Store, C: Clock> AdminService<S, C> {
                 Err(e @ ServiceError::Store(_)) => return Err(e),
                 Err(e) => {
                     report.failed += 1;
-                    report.errors.push(ImportLineError { line, code: e.code(), message: e.to_string() });
+                    report.errors.push(ImportLineError {
+                        line,
+                        code: e.code(),
+                        message: e.to_string(),
+                    });
                 }
             }
         }
@@ -173,8 +202,9 @@ impl<S: Store, C: Clock> AdminService<S, C> {
     }
 
     async fn import_line(&self, text: &str) -> ServiceResult<bool> {
-        let update: ProfileUpdate = serde_json::from_str(text)
-            .map_err(|e| crate::domain::ValidationError::new("line", format!("not a profile: {e}")))?;
+        let update: ProfileUpdate = serde_json::from_str(text).map_err(|e| {
+            crate::domain::ValidationError::new("line", format!("not a profile: {e}"))
+        })?;
         let identities = update.validate()?;
         if identities.is_empty() {
             return Err(crate::domain::ValidationError::new(

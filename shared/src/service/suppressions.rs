@@ -36,7 +36,11 @@ impl<S: Store, C: Clock> AdminService<S, C> {
         Ok((s, created))
     }
 
-    pub async fn get_suppression(&self, channel: Channel, address: &str) -> ServiceResult<Suppression> {
+    pub async fn get_suppression(
+        &self,
+        channel: Channel,
+        address: &str,
+    ) -> ServiceResult<Suppression> {
         let key = normalize_address(channel, address)?;
         self.store
             .get_suppression(channel, &key)
@@ -49,11 +53,18 @@ impl<S: Store, C: Clock> AdminService<S, C> {
         if self.store.delete_suppression(channel, &key).await? {
             Ok(())
         } else {
-            Err(ServiceError::not_found("suppression", format!("{channel}:{key}")))
+            Err(ServiceError::not_found(
+                "suppression",
+                format!("{channel}:{key}"),
+            ))
         }
     }
 
-    pub async fn list_suppressions(&self, channel: Option<Channel>, page: &PageRequest) -> ServiceResult<Page<Suppression>> {
+    pub async fn list_suppressions(
+        &self,
+        channel: Option<Channel>,
+        page: &PageRequest,
+    ) -> ServiceResult<Page<Suppression>> {
         Ok(self.store.list_suppressions(channel, page).await?)
     }
 }
