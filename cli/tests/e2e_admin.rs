@@ -32,7 +32,32 @@ async fn create_email_config(s: &HeraldServer, category: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_campaign_goes_from_draft_through_review_activation_versions_stop_and_archive() {
-    let s = start();
+    campaign_life(start()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_campaign_life_runs_on_herald_serve_with_the_dynamodb_store() {
+    campaign_life(start_on_dynamodb().await).await;
+}
+
+/// `herald serve --store dynamodb` against a fresh DynamoDB Local table made from template.yaml.
+async fn start_on_dynamodb() -> HeraldServer {
+    let endpoint = herald_tests::dynamo_local::endpoint();
+    let client = herald_tests::dynamo_local::client().await;
+    let table = herald_tests::dynamo_local::fresh_table(&client).await;
+    HeraldServer::start(
+        std::path::Path::new(env!("CARGO_BIN_EXE_herald")),
+        &["--store", "dynamodb", "--table", &table],
+        &[
+            ("AWS_ENDPOINT_URL", endpoint.as_str()),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_REGION", "us-east-1"),
+        ],
+    )
+}
+
+async fn campaign_life(s: HeraldServer) {
     let config = create_email_config(&s, "transactional").await;
 
     // A draft with a broken template, no subject and no channel configuration.
@@ -369,8 +394,15 @@ async fn bad_input_gets_a_clear_4xx_problem_and_never_a_5xx() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn profiles_audiences_rule_sets_and_suppressions_work_over_http() {
-    let s = start();
+    people_and_lists(start()).await;
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profiles_audiences_rule_sets_and_suppressions_work_with_the_dynamodb_store() {
+    people_and_lists(start_on_dynamodb().await).await;
+}
+
+async fn people_and_lists(s: HeraldServer) {
     // Upsert by identity: created, then updated with merged attributes.
     let created = s
         .put("/profiles/email/Ann@Example.com", &json!({"attributes": {"firstName": "Ann", "plan": "pro"}, "consent": {"email": "in"}, "timezone": "Europe/Paris"}))

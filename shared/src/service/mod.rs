@@ -91,3 +91,6 @@ fn should_retry(e: &ServiceError, expected: Option<u64>, attempt: usize) -> bool
         && expected.is_none()
         && attempt + 1 < WRITE_ATTEMPTS
 }
+
+#[cfg(test)]
+mod tests;
