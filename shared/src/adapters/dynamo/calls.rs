@@ -1,0 +1,374 @@
+//! The mechanics every port shares: SDK error mapping, the paging loop, conditional
+//! transactions and batch writes.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, WriteRequest};
+
+use super::DynamoStore;
+use super::cursor;
+use super::keys::{Item, REVISION, n};
+use crate::ports::{PageRequest, StoreError, StoreResult};
+
+/// What went wrong talking to DynamoDB (the source of [`StoreError::Backend`]).
+#[derive(Debug, thiserror::Error)]
+pub enum DynamoError {
+    #[error("DynamoDB {operation} on table {table} failed")]
+    Call {
+        operation: &'static str,
+        table: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("DynamoDB left {remaining} write(s) unprocessed after {attempts} attempts")]
+    Unprocessed { remaining: usize, attempts: u32 },
+    #[error("DynamoDB kept cancelling the transaction for conflicting transactions")]
+    TransactionConflict,
+    #[error("a DynamoDB request could not be built")]
+    Build(#[from] BuildError),
+    #[error("a value could not be encoded as a DynamoDB item")]
+    Encode(#[source] serde_dynamo::Error),
+    #[error("{0}")]
+    TooLarge(String),
+}
+
+impl From<DynamoError> for StoreError {
+    fn from(e: DynamoError) -> Self {
+        StoreError::backend(e)
+    }
+}
+
+/// Attempts of a batch write before unprocessed items are an error, and of a transaction
+/// cancelled only because another transaction held an item.
+const BATCH_ATTEMPTS: u32 = 8;
+const TX_ATTEMPTS: u32 = 4;
+/// Most writes in one BatchWriteItem, and in one TransactWriteItems.
+pub(crate) const BATCH_SIZE: usize = 25;
+pub(crate) const TX_SIZE: usize = 100;
+
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(25u64 << attempt.min(6))
+}
+
+/// How a transaction ended when it did not commit.
+pub(crate) enum TxError {
+    /// These items' conditions failed (indices into the request).
+    Conditions(Vec<usize>),
+    Store(StoreError),
+}
+
+/// One page of raw items as DynamoDB returned it.
+pub(crate) struct Fetched {
+    pub items: Vec<Item>,
+    pub last_key: Option<Item>,
+}
+
+/// A Query: an index (`None` for the table), a key condition and its values.
+pub(crate) struct Query {
+    pub index: Option<&'static str>,
+    pub key_condition: &'static str,
+    pub values: HashMap<String, AttributeValue>,
+}
+
+impl Query {
+    pub(crate) fn new(
+        index: Option<&'static str>,
+        key_condition: &'static str,
+        values: impl IntoIterator<Item = (&'static str, AttributeValue)>,
+    ) -> Self {
+        Self {
+            index,
+            key_condition,
+            values: values
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        }
+    }
+}
+
+/// A condition expression with its placeholders.
+pub(crate) struct Cond {
+    pub expression: &'static str,
+    pub names: Vec<(&'static str, &'static str)>,
+    pub values: Vec<(&'static str, AttributeValue)>,
+}
+
+impl Cond {
+    /// The item does not exist yet.
+    pub(crate) fn absent() -> Self {
+        Self {
+            expression: "attribute_not_exists(pk)",
+            names: vec![],
+            values: vec![],
+        }
+    }
+
+    /// The item exists with this revision.
+    pub(crate) fn revision(expected: u64) -> Self {
+        Self {
+            expression: "#rev = :expected",
+            names: vec![("#rev", REVISION)],
+            values: vec![(":expected", n(expected))],
+        }
+    }
+
+    fn names(&self) -> Option<HashMap<String, String>> {
+        (!self.names.is_empty()).then(|| {
+            self.names
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
+    }
+
+    fn values(&self) -> Option<HashMap<String, AttributeValue>> {
+        (!self.values.is_empty()).then(|| {
+            self.values
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect()
+        })
+    }
+}
+
+/// The page size asked for: 0 means the default, and no page is larger than the maximum.
+pub(crate) fn page_limit(page: &PageRequest) -> usize {
+    let limit = if page.limit == 0 {
+        PageRequest::DEFAULT_LIMIT
+    } else {
+        page.limit.min(PageRequest::MAX_LIMIT)
+    };
+    limit as usize
+}
+
+impl DynamoStore {
+    /// Maps an SDK failure to `StoreError::Backend`, logging its whole chain once.
+    pub(crate) fn sdk_error(
+        &self,
+        operation: &'static str,
+        e: impl std::error::Error + Send + Sync + 'static,
+    ) -> StoreError {
+        tracing::warn!(
+            operation,
+            table = %self.table,
+            error = %DisplayErrorContext(&e),
+            "DynamoDB call failed"
+        );
+        StoreError::backend(DynamoError::Call {
+            operation,
+            table: self.table.clone(),
+            source: Box::new(e),
+        })
+    }
+
+    /// Reads one page of `limit` items. `fetch(start, n)` runs one Query from `start`
+    /// asking for up to `n` items; it is called until the page is full (plus one item, to know
+    /// whether another page follows) or the listing ends, since DynamoDB may return fewer items
+    /// than asked with a `LastEvaluatedKey`. The cursor is the key (`key_names`) of the page's
+    /// last item.
+    pub(crate) async fn collect_page<F, Fut>(
+        &self,
+        limit: usize,
+        start: Option<Item>,
+        key_names: &[&str],
+        mut fetch: F,
+    ) -> StoreResult<(Vec<Item>, Option<String>)>
+    where
+        F: FnMut(Option<Item>, i32) -> Fut + Send,
+        Fut: Future<Output = StoreResult<Fetched>> + Send,
+    {
+        let mut items: Vec<Item> = Vec::new();
+        let mut start = start;
+        loop {
+            let want = i32::try_from(limit + 1 - items.len()).unwrap_or(i32::MAX);
+            let fetched = fetch(start.take(), want).await?;
+            items.extend(fetched.items);
+            if items.len() > limit {
+                items.truncate(limit);
+                let next = match items.last() {
+                    Some(last) => Some(cursor::encode(last, key_names).ok_or_else(|| {
+                        StoreError::Corrupt("a listed item lacks its key attributes".into())
+                    })?),
+                    None => None,
+                };
+                return Ok((items, next));
+            }
+            match fetched.last_key {
+                Some(k) => start = Some(k),
+                None => return Ok((items, None)),
+            }
+        }
+    }
+
+    /// Runs a transaction; a cancellation for failed conditions reports which items failed,
+    /// one only for conflicting transactions is retried.
+    pub(crate) async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TxError> {
+        if items.len() > TX_SIZE {
+            return Err(TxError::Store(
+                DynamoError::TooLarge(format!(
+                    "one atomic write may touch at most {TX_SIZE} items, not {}",
+                    items.len()
+                ))
+                .into(),
+            ));
+        }
+        let mut attempt = 0;
+        loop {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let e = match result {
+                Ok(_) => return Ok(()),
+                Err(e) => e,
+            };
+            if let Some(TransactWriteItemsError::TransactionCanceledException(c)) =
+                e.as_service_error()
+            {
+                let reasons = c.cancellation_reasons();
+                let failed: Vec<usize> = reasons
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
+                    .map(|(i, _)| i)
+                    .collect();
+                if !failed.is_empty() {
+                    return Err(TxError::Conditions(failed));
+                }
+                if reasons
+                    .iter()
+                    .any(|r| r.code() == Some("TransactionConflict"))
+                {
+                    attempt += 1;
+                    if attempt >= TX_ATTEMPTS {
+                        return Err(TxError::Store(DynamoError::TransactionConflict.into()));
+                    }
+                    tokio::time::sleep(backoff(attempt)).await;
+                    continue;
+                }
+            }
+            return Err(TxError::Store(self.sdk_error("TransactWriteItems", e)));
+        }
+    }
+
+    /// Writes `requests` with BatchWriteItem, 25 at a time, retrying unprocessed items with
+    /// backoff. Not atomic; every request must be idempotent.
+    pub(crate) async fn batch_write(&self, requests: Vec<WriteRequest>) -> StoreResult<()> {
+        for chunk in requests.chunks(BATCH_SIZE) {
+            let mut pending = chunk.to_vec();
+            let mut attempt = 0;
+            loop {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(self.table.clone(), pending)
+                    .send()
+                    .await
+                    .map_err(|e| self.sdk_error("BatchWriteItem", e))?;
+                let left = out
+                    .unprocessed_items
+                    .and_then(|mut m| m.remove(&self.table))
+                    .unwrap_or_default();
+                if left.is_empty() {
+                    break;
+                }
+                attempt += 1;
+                if attempt >= BATCH_ATTEMPTS {
+                    return Err(DynamoError::Unprocessed {
+                        remaining: left.len(),
+                        attempts: attempt,
+                    }
+                    .into());
+                }
+                tokio::time::sleep(backoff(attempt)).await;
+                pending = left;
+            }
+        }
+        Ok(())
+    }
+
+    /// One page of a Query. Base-table queries read consistently; `gsi1` reads are eventually
+    /// consistent (the only kind a GSI offers).
+    pub(crate) async fn query_page(
+        &self,
+        query: &Query,
+        limit: usize,
+        start: Option<Item>,
+        key_names: &[&str],
+    ) -> StoreResult<(Vec<Item>, Option<String>)> {
+        self.collect_page(limit, start, key_names, |start, want| {
+            let request = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .set_index_name(query.index.map(str::to_string))
+                .key_condition_expression(query.key_condition)
+                .set_expression_attribute_values(Some(query.values.clone()))
+                .set_exclusive_start_key(start)
+                .limit(want)
+                .consistent_read(query.index.is_none());
+            async move {
+                let out = request
+                    .send()
+                    .await
+                    .map_err(|e| self.sdk_error("Query", e))?;
+                Ok(Fetched {
+                    items: out.items.unwrap_or_default(),
+                    last_key: out.last_evaluated_key,
+                })
+            }
+        })
+        .await
+    }
+
+    /// A Put in a transaction, conditional when `cond` is given.
+    pub(crate) fn tx_put(&self, item: Item, cond: Option<Cond>) -> StoreResult<TransactWriteItem> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .set_condition_expression(cond.as_ref().map(|c| c.expression.to_string()))
+            .set_expression_attribute_names(cond.as_ref().and_then(Cond::names))
+            .set_expression_attribute_values(cond.as_ref().and_then(Cond::values))
+            .build()
+            .map_err(DynamoError::from)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// A Delete in a transaction, conditional when `cond` is given.
+    pub(crate) fn tx_delete(
+        &self,
+        key: Item,
+        cond: Option<Cond>,
+    ) -> StoreResult<TransactWriteItem> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .set_condition_expression(cond.as_ref().map(|c| c.expression.to_string()))
+            .set_expression_attribute_names(cond.as_ref().and_then(Cond::names))
+            .set_expression_attribute_values(cond.as_ref().and_then(Cond::values))
+            .build()
+            .map_err(DynamoError::from)?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    /// GetItem with a strongly consistent read.
+    pub(crate) async fn get_raw(&self, key: Item) -> StoreResult<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.sdk_error("GetItem", e))?;
+        Ok(out.item)
+    }
+}

@@ -1,0 +1,90 @@
+//! The DynamoDB store: every port in [`crate::ports`] on ONE table (`HeraldTable` in
+//! `template.yaml`: `pk`/`sk` strings, GSI `gsi1` on `gsi1pk`/`gsi1sk`, TTL on `expiresAt`).
+//!
+//! A tour (the item layout and every access pattern are in `docs/data-model.md`):
+//! - `keys`: how each entity is keyed; the only place key strings are built.
+//! - `codec`: domain values to native attribute maps (serde_dynamo) and back.
+//! - `cursor`: opaque page cursors made from a DynamoDB key.
+//! - `calls`: the shared mechanics — SDK error mapping, the paging loop, conditional
+//!   transactions with cancellation reasons, batch writes that retry unprocessed items.
+//! - one module per port: `records`, `campaigns`, `profiles`, `members`,
+//!   `suppressions`.
+//!
+//! Every access is a GetItem, a Query or a (conditional) write; nothing Scans the table.
+
+mod calls;
+mod campaigns;
+mod codec;
+mod cursor;
+mod keys;
+mod members;
+mod profiles;
+mod records;
+mod suppressions;
+
+use aws_config::BehaviorVersion;
+use aws_sdk_dynamodb::Client;
+
+pub use calls::DynamoError;
+
+/// The environment variable naming the table.
+pub const TABLE_ENV: &str = "HERALD_TABLE";
+
+/// Herald's store on a DynamoDB table laid out as `docs/data-model.md` describes.
+#[derive(Clone, Debug)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+/// Why [`DynamoStore::from_env`] could not build a store.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "no DynamoDB table named: set {TABLE_ENV} (or pass --table) to the table Herald \
+         stores in (the HeraldTable resource of template.yaml)"
+    )]
+    TableNotSet,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// A store on the table named by `HERALD_TABLE`, with a client from the standard AWS
+    /// configuration chain (region, credentials, and `AWS_ENDPOINT_URL` when set).
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let table = std::env::var(TABLE_ENV)
+            .ok()
+            .filter(|t| !t.trim().is_empty())
+            .ok_or(ConfigError::TableNotSet)?;
+        let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        Ok(Self::new(Client::new(&config), table))
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+}
+
+impl DynamoStore {
+    /// A store on `table`, or on the table named by `HERALD_TABLE` when `None`, with a client
+    /// from the standard AWS configuration chain (used by `herald serve --table`).
+    pub async fn connect(table: Option<String>) -> Result<Self, ConfigError> {
+        match table.filter(|t| !t.trim().is_empty()) {
+            Some(t) => {
+                let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+                Ok(Self::new(Client::new(&config), t))
+            }
+            None => Self::from_env().await,
+        }
+    }
+}
