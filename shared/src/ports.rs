@@ -60,6 +60,9 @@ pub enum StoreError {
     Conflict(Conflict),
     #[error("a stored item could not be decoded: {0}")]
     Corrupt(String),
+    /// A page cursor this listing did not issue.
+    #[error("{0}")]
+    InvalidCursor(String),
     #[error("the store failed")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
 }

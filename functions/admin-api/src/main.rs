@@ -10,7 +10,9 @@ use herald_core::service::{AdminConfig, AdminService};
 async fn main() -> Result<(), lambda_http::Error> {
     herald_core::logging::init_lambda();
     let store = DynamoStore::from_env().await?;
-    let config = AdminConfig { public_base_url: std::env::var("HERALD_PUBLIC_URL").unwrap_or_default() };
+    let config = AdminConfig {
+        public_base_url: std::env::var("HERALD_PUBLIC_URL").unwrap_or_default(),
+    };
     let admin = Arc::new(AdminService::new(store, SystemClock, config));
     lambda_http::run(herald_admin_api::router(admin)).await
 }

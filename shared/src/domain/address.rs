@@ -9,6 +9,7 @@ use super::error::ValidationError;
 
 /// A syntactically valid email address, kept as given except that the domain is lowercased.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct EmailAddress(String);
 
@@ -66,6 +67,7 @@ impl<'de> Deserialize<'de> for EmailAddress {
 
 /// A phone number in E.164 form (`+14155550100`), checked against libphonenumber's metadata.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct PhoneNumber(String);
 

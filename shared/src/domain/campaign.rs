@@ -11,6 +11,7 @@ use super::error::{Problems, ValidationErrors};
 use super::ids::{AudienceId, CampaignId, ChannelConfigId, RuleSetId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum Channel {
     Email,
@@ -43,6 +44,7 @@ impl fmt::Display for Channel {
 /// Transactional messages are expected by the recipient (a password reset) and bypass consent,
 /// caps and quiet hours; marketing messages respect all of them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum CampaignType {
     Transactional,
@@ -65,6 +67,7 @@ impl fmt::Display for CampaignType {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum CampaignStatus {
     Draft,
@@ -96,11 +99,14 @@ impl fmt::Display for CampaignStatus {
 
 /// When a campaign may execute. Both ends optional.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Schedule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub start_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub end_at: Option<Timestamp>,
 }
 
@@ -112,6 +118,7 @@ impl Schedule {
 
 /// The audience a marketing campaign targets.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AudienceRef {
     pub id: AudienceId,
@@ -122,6 +129,7 @@ pub const RATE_LIMIT_RANGE: std::ops::RangeInclusive<u32> = 1..=2000;
 
 /// What an operator writes: everything that defines a campaign version.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CampaignSpec {
     pub name: String,
@@ -141,6 +149,7 @@ pub struct CampaignSpec {
     pub schedule: Schedule,
     /// Messages per second, 1–2000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 2000))]
     pub rate_limit: Option<u32>,
     /// Transactional only: personalization from the trigger's context alone, no profile lookup.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -197,20 +206,25 @@ impl CampaignSpec {
 /// One stored version of a campaign's definition. Versions are numbered from 1; a version that
 /// has been activated is never changed again.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CampaignVersion {
     pub campaign_id: CampaignId,
     pub version: u32,
     pub spec: CampaignSpec,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub activated_at: Option<Timestamp>,
 }
 
 /// The campaign record: identity, lifecycle status, which version is live and which is a draft.
 /// `revision` increases on every write and guards concurrent updates.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Campaign {
     pub id: CampaignId,
@@ -225,7 +239,9 @@ pub struct Campaign {
     pub draft_version: Option<u32>,
     pub latest_version: u32,
     pub revision: u64,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duplicated_from: Option<CampaignId>,

@@ -10,6 +10,7 @@ use super::error::{Problems, ValidationErrors};
 use super::ids::ChannelConfigId;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EmailSettings {
     pub from_address: EmailAddress,
@@ -22,6 +23,7 @@ pub struct EmailSettings {
     pub configuration_set: Option<String>,
     /// Adds `List-Unsubscribe` headers (RFC 8058 one-click) to marketing mail.
     #[serde(default = "yes")]
+    #[cfg_attr(feature = "openapi", schema(default = true))]
     pub list_unsubscribe: bool,
 }
 
@@ -37,6 +39,7 @@ pub enum SmsType {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SmsSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -47,6 +50,7 @@ pub struct SmsSettings {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PushSettings {
     /// SNS platform application ARN for APNs (iOS).
@@ -61,6 +65,7 @@ pub struct PushSettings {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum ChannelSettings {
     Email(EmailSettings),
@@ -80,6 +85,7 @@ impl ChannelSettings {
 
 /// What an operator writes to create or replace a channel configuration.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ChannelConfigSpec {
     pub name: String,
@@ -157,13 +163,16 @@ impl ChannelConfigSpec {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ChannelConfig {
     pub id: ChannelConfigId,
     #[serde(flatten)]
     pub spec: ChannelConfigSpec,
     pub revision: u64,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: Timestamp,
 }
 

@@ -17,6 +17,7 @@ use super::error::{Problems, ValidationErrors};
 
 /// Email content. Empty fields are allowed in drafts; review reports them.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EmailMessage {
     #[serde(default)]
@@ -31,6 +32,7 @@ pub struct EmailMessage {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SmsMessage {
     #[serde(default)]
@@ -38,6 +40,7 @@ pub struct SmsMessage {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PushMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -60,6 +63,7 @@ pub struct PushMessage {
 
 /// The content of one message on one channel.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum Message {
     Email(EmailMessage),
@@ -116,6 +120,7 @@ impl Message {
 
 /// A message in a default language plus translations keyed by locale (`fr`, `pt-BR`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct LocalizedMessage {
     #[serde(flatten)]
@@ -159,9 +164,11 @@ impl LocalizedMessage {
 
 /// An A/B variant: a name, a weight in percent, and its own content.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Variant {
     pub name: String,
+    #[cfg_attr(feature = "openapi", schema(maximum = 100))]
     pub weight: u32,
     #[serde(flatten)]
     pub content: LocalizedMessage,
@@ -169,6 +176,7 @@ pub struct Variant {
 
 /// A campaign's content: the default (variant `A`) plus optional variants.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Content {
     #[serde(flatten)]

@@ -4,6 +4,7 @@ use serde::Serialize;
 
 /// One thing wrong with the input, at a field path such as `content.email.subject`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[error("{field}: {message}")]
 pub struct ValidationError {
     pub field: String,

@@ -15,6 +15,7 @@ use super::ids::ProfileId;
 /// An identity namespace: `email`, `phone`, `ecid`, or a custom one (letters, digits, `_.-`,
 /// 1–64 characters).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct Namespace(String);
 
@@ -97,6 +98,7 @@ impl fmt::Display for Identity {
 
 /// Consent for one channel. Unset means the recipient never said.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum ConsentValue {
     In,
@@ -104,6 +106,7 @@ pub enum ConsentValue {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Consent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -142,6 +145,7 @@ impl Consent {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum PushPlatform {
     Apns,
@@ -150,6 +154,7 @@ pub enum PushPlatform {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PushToken {
     pub platform: PushPlatform,
@@ -160,6 +165,7 @@ pub struct PushToken {
 
 /// A stored profile.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Profile {
     pub id: ProfileId,
@@ -178,7 +184,9 @@ pub struct Profile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locale: Option<String>,
     pub revision: u64,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: Timestamp,
 }
 
@@ -210,6 +218,7 @@ impl Profile {
 /// `null` value removes the key); identities are added (a new value for a namespace replaces
 /// the old one).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProfileUpdate {
     #[serde(default)]

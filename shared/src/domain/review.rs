@@ -13,6 +13,7 @@ pub enum Severity {
 
 /// One finding: a stable code, the field it concerns and a message that says what to fix.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Finding {
     pub code: String,
@@ -31,6 +32,7 @@ impl Finding {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ReviewReport {
     /// The version reviewed.

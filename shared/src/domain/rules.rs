@@ -8,6 +8,7 @@ use super::error::{Problems, ValidationErrors};
 use super::ids::RuleSetId;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum CapPeriod {
     Hour,
@@ -19,6 +20,7 @@ pub enum CapPeriod {
 /// At most `limit` marketing messages per `period`, on `channel` or (when absent) across all
 /// channels.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FrequencyCap {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -28,6 +30,7 @@ pub struct FrequencyCap {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum QuietAction {
     /// Hold the message and send it when quiet hours end.
@@ -38,9 +41,12 @@ pub enum QuietAction {
 
 /// A daily window in the recipient's time zone (`"21:00"` to `"08:00"` spans midnight).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct QuietHours {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "21:00"))]
     pub start: jiff::civil::Time,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "08:00"))]
     pub end: jiff::civil::Time,
     pub action: QuietAction,
     /// Time zone used when the profile has none (default UTC).
@@ -60,6 +66,7 @@ impl QuietHours {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RuleSetSpec {
     pub name: String,
@@ -101,13 +108,16 @@ impl RuleSetSpec {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RuleSet {
     pub id: RuleSetId,
     #[serde(flatten)]
     pub spec: RuleSetSpec,
     pub revision: u64,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: Timestamp,
 }
 

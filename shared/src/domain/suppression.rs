@@ -8,6 +8,7 @@ use super::campaign::Channel;
 use super::error::ValidationError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum SuppressionReason {
     HardBounce,
@@ -40,6 +41,7 @@ pub fn normalize_address(channel: Channel, address: &str) -> Result<String, Vali
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Suppression {
     pub channel: Channel,
@@ -48,5 +50,6 @@ pub struct Suppression {
     pub reason: SuppressionReason,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
 }

@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::domain::{ReviewReport, ValidationError};
+use crate::ports::StoreError;
 use crate::service::ServiceError;
 
 /// The `type` URI prefix; the stable code follows it.
@@ -106,6 +107,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::ReviewFailed(_) | ServiceError::Render(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
+            ServiceError::Store(StoreError::InvalidCursor(_)) => StatusCode::BAD_REQUEST,
             ServiceError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         if status.is_server_error() {
@@ -140,6 +142,7 @@ impl From<ServiceError> for ApiError {
                 );
                 p.review = Some(*report);
             }
+            ServiceError::Store(StoreError::InvalidCursor(message)) => p.detail = message,
             _ => {}
         }
         p.into()

@@ -58,6 +58,7 @@ impl ServiceError {
             ServiceError::Render(_) => "render-error",
             ServiceError::Unsupported { code, .. } => code,
             ServiceError::Store(StoreError::Corrupt(_)) => "corrupt-item",
+            ServiceError::Store(StoreError::InvalidCursor(_)) => "invalid-cursor",
             ServiceError::Store(_) => "internal-error",
         }
     }

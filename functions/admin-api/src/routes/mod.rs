@@ -6,11 +6,11 @@ use herald_core::ports::{Clock, Store};
 
 use crate::Admin;
 
-mod audiences;
-mod campaigns;
+pub(crate) mod audiences;
+pub(crate) mod campaigns;
 mod managed;
-mod profiles;
-mod suppressions;
+pub(crate) mod profiles;
+pub(crate) mod suppressions;
 
 /// Largest NDJSON import body.
 pub const IMPORT_BODY_LIMIT: usize = 16 * 1024 * 1024;

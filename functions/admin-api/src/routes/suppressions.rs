@@ -19,6 +19,21 @@ fn channel(text: &str) -> ApiResult<Channel> {
     })
 }
 
+/// Lists suppressions, optionally on one channel.
+#[utoipa::path(
+    get,
+    path = "/suppressions",
+    tag = "suppressions",
+    operation_id = "listSuppressions",
+    params(
+        crate::openapi::PageParams,
+        ("channel" = Option<Channel>, Query, description = "Only suppressions on this channel"),
+    ),
+    responses(
+        (status = 200, description = "One page of suppressions", body = Page<Suppression>),
+        (status = 400, response = crate::openapi::BadRequest),
+    )
+)]
 pub async fn list<S: Store, C: Clock>(
     State(admin): State<Admin<S, C>>,
     Paging(page): Paging,
@@ -29,6 +44,19 @@ pub async fn list<S: Store, C: Clock>(
 }
 
 /// Adds a suppression: 201 when new, 200 when it replaced one.
+#[utoipa::path(
+    post,
+    path = "/suppressions",
+    tag = "suppressions",
+    operation_id = "createSuppression",
+    request_body = SuppressionRequest,
+    responses(
+        (status = 201, description = "Added", body = Suppression),
+        (status = 200, description = "Replaced an existing suppression", body = Suppression),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+    )
+)]
 pub async fn create<S: Store, C: Clock>(
     State(admin): State<Admin<S, C>>,
     JsonBody(req): JsonBody<SuppressionRequest>,
@@ -37,6 +65,22 @@ pub async fn create<S: Store, C: Clock>(
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(s)).into_response())
 }
 
+/// Reads the suppression of an address on a channel.
+#[utoipa::path(
+    get,
+    path = "/suppressions/{channel}/{address}",
+    tag = "suppressions",
+    operation_id = "getSuppression",
+    params(
+        ("channel" = Channel, Path, description = "Channel"),
+        ("address" = String, Path, description = "Email address, E.164 phone number or push token", example = "ann@example.com"),
+    ),
+    responses(
+        (status = 200, description = "The suppression", body = Suppression),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 404, response = crate::openapi::NotFound),
+    )
+)]
 pub async fn get<S: Store, C: Clock>(
     State(admin): State<Admin<S, C>>,
     Path((ch, address)): Path<(String, String)>,
@@ -44,6 +88,22 @@ pub async fn get<S: Store, C: Clock>(
     Ok(Json(admin.get_suppression(channel(&ch)?, &address).await?))
 }
 
+/// Lifts the suppression of an address on a channel.
+#[utoipa::path(
+    delete,
+    path = "/suppressions/{channel}/{address}",
+    tag = "suppressions",
+    operation_id = "deleteSuppression",
+    params(
+        ("channel" = Channel, Path, description = "Channel"),
+        ("address" = String, Path, description = "Email address, E.164 phone number or push token", example = "ann@example.com"),
+    ),
+    responses(
+        (status = 204, description = "Lifted"),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 404, response = crate::openapi::NotFound),
+    )
+)]
 pub async fn delete<S: Store, C: Clock>(
     State(admin): State<Admin<S, C>>,
     Path((ch, address)): Path<(String, String)>,
