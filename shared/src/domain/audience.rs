@@ -161,7 +161,7 @@ pub enum AudienceKind {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", try_from = "SpecWire")]
 pub struct AudienceSpec {
     pub name: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -189,7 +189,7 @@ impl AudienceSpec {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", try_from = "StoredWire")]
 pub struct Audience {
     pub id: AudienceId,
     #[serde(flatten)]
@@ -201,5 +201,113 @@ pub struct Audience {
     pub updated_at: Timestamp,
 }
 
+// Wire forms: `#[serde(flatten)]` cannot refuse unknown keys, so input names every key and
+// refuses the rest; the stored form is read leniently.
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum KindTag {
+    Static,
+    Rule,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SpecWire {
+    name: String,
+    #[serde(default)]
+    description: String,
+    kind: KindTag,
+    rule: Option<AudienceRule>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredWire {
+    id: AudienceId,
+    name: String,
+    #[serde(default)]
+    description: String,
+    kind: KindTag,
+    rule: Option<AudienceRule>,
+    revision: u64,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+fn kind_of(tag: KindTag, rule: Option<AudienceRule>) -> Result<AudienceKind, String> {
+    match (tag, rule) {
+        (KindTag::Static, None) => Ok(AudienceKind::Static),
+        (KindTag::Static, Some(_)) => {
+            Err("a static audience has no rule; use \"kind\": \"rule\"".into())
+        }
+        (KindTag::Rule, Some(rule)) => Ok(AudienceKind::Rule { rule }),
+        (KindTag::Rule, None) => Err("a rule audience needs a \"rule\"".into()),
+    }
+}
+
+impl TryFrom<SpecWire> for AudienceSpec {
+    type Error = String;
+    fn try_from(w: SpecWire) -> Result<Self, String> {
+        Ok(Self {
+            name: w.name,
+            description: w.description,
+            kind: kind_of(w.kind, w.rule)?,
+        })
+    }
+}
+
+impl TryFrom<StoredWire> for Audience {
+    type Error = String;
+    fn try_from(w: StoredWire) -> Result<Self, String> {
+        Ok(Self {
+            id: w.id,
+            spec: AudienceSpec {
+                name: w.name,
+                description: w.description,
+                kind: kind_of(w.kind, w.rule)?,
+            },
+            revision: w.revision,
+            created_at: w.created_at,
+            updated_at: w.updated_at,
+        })
+    }
+}
+
 /// Most members added or removed in one call.
 pub const MAX_MEMBERS_PER_CALL: usize = 10_000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn audience_specs_refuse_unknown_keys_and_mismatched_rules() {
+        let typo = json!({"name": "a", "kind": "static", "descripton": "x"});
+        assert!(
+            serde_json::from_value::<AudienceSpec>(typo)
+                .unwrap_err()
+                .to_string()
+                .contains("descripton")
+        );
+        assert!(
+            serde_json::from_value::<AudienceSpec>(json!({"name": "a", "kind": "rule"})).is_err()
+        );
+        let spec: AudienceSpec = serde_json::from_value(
+            json!({"name": "a", "kind": "rule", "rule": {"conditions": [{"attribute": "n", "op": "gt", "value": 1}]}}),
+        )
+        .unwrap();
+        let now = Timestamp::UNIX_EPOCH;
+        let stored = Audience {
+            id: AudienceId::new(),
+            spec,
+            revision: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        let back: Audience =
+            serde_json::from_value(serde_json::to_value(&stored).unwrap()).unwrap();
+        assert_eq!(back, stored);
+    }
+}

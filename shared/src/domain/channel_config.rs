@@ -86,7 +86,7 @@ impl ChannelSettings {
 /// What an operator writes to create or replace a channel configuration.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", try_from = "SpecWire")]
 pub struct ChannelConfigSpec {
     pub name: String,
     /// Which kind of campaign may use it.
@@ -164,7 +164,7 @@ impl ChannelConfigSpec {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", try_from = "StoredWire")]
 pub struct ChannelConfig {
     pub id: ChannelConfigId,
     #[serde(flatten)]
@@ -187,5 +187,107 @@ impl ChannelConfig {
             CampaignType::Transactional => SmsType::Transactional,
             CampaignType::Marketing => SmsType::Promotional,
         }
+    }
+}
+
+// Wire forms: `#[serde(flatten)]` cannot refuse unknown keys, so input names every key and
+// refuses the rest (a misspelt `"fromAdress"` block is an error, not silently dropped). The
+// stored form is read leniently.
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SpecWire {
+    name: String,
+    category: CampaignType,
+    email: Option<EmailSettings>,
+    sms: Option<SmsSettings>,
+    push: Option<PushSettings>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredWire {
+    id: ChannelConfigId,
+    name: String,
+    category: CampaignType,
+    email: Option<EmailSettings>,
+    sms: Option<SmsSettings>,
+    push: Option<PushSettings>,
+    revision: u64,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+fn one_setting(
+    email: Option<EmailSettings>,
+    sms: Option<SmsSettings>,
+    push: Option<PushSettings>,
+) -> Result<ChannelSettings, String> {
+    match (email, sms, push) {
+        (Some(e), None, None) => Ok(ChannelSettings::Email(e)),
+        (None, Some(s), None) => Ok(ChannelSettings::Sms(s)),
+        (None, None, Some(p)) => Ok(ChannelSettings::Push(p)),
+        (None, None, None) => Err("a channel configuration needs one of email, sms or push".into()),
+        _ => Err("a channel configuration has exactly one of email, sms or push".into()),
+    }
+}
+
+impl TryFrom<SpecWire> for ChannelConfigSpec {
+    type Error = String;
+    fn try_from(w: SpecWire) -> Result<Self, String> {
+        Ok(Self {
+            name: w.name,
+            category: w.category,
+            settings: one_setting(w.email, w.sms, w.push)?,
+        })
+    }
+}
+
+impl TryFrom<StoredWire> for ChannelConfig {
+    type Error = String;
+    fn try_from(w: StoredWire) -> Result<Self, String> {
+        Ok(Self {
+            id: w.id,
+            spec: ChannelConfigSpec {
+                name: w.name,
+                category: w.category,
+                settings: one_setting(w.email, w.sms, w.push)?,
+            },
+            revision: w.revision,
+            created_at: w.created_at,
+            updated_at: w.updated_at,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_misspelt_key_is_refused_and_a_stored_config_reads_back() {
+        let typo = json!({"name": "m", "category": "marketing", "emial": {"fromAddress": "a@example.com"}});
+        assert!(
+            serde_json::from_value::<ChannelConfigSpec>(typo)
+                .unwrap_err()
+                .to_string()
+                .contains("emial")
+        );
+        let spec: ChannelConfigSpec = serde_json::from_value(
+            json!({"name": "m", "category": "marketing", "sms": {"senderId": "Herald"}}),
+        )
+        .unwrap();
+        let now = Timestamp::UNIX_EPOCH;
+        let stored = ChannelConfig {
+            id: ChannelConfigId::new(),
+            spec,
+            revision: 3,
+            created_at: now,
+            updated_at: now,
+        };
+        let back: ChannelConfig =
+            serde_json::from_value(serde_json::to_value(&stored).unwrap()).unwrap();
+        assert_eq!(back, stored);
     }
 }

@@ -121,7 +121,7 @@ impl Message {
 /// A message in a default language plus translations keyed by locale (`fr`, `pt-BR`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", try_from = "LocalizedWire")]
 pub struct LocalizedMessage {
     #[serde(flatten)]
     pub message: Message,
@@ -165,7 +165,7 @@ impl LocalizedMessage {
 /// An A/B variant: a name, a weight in percent, and its own content.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", try_from = "VariantWire")]
 pub struct Variant {
     pub name: String,
     #[cfg_attr(feature = "openapi", schema(maximum = 100))]
@@ -177,7 +177,7 @@ pub struct Variant {
 /// A campaign's content: the default (variant `A`) plus optional variants.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", try_from = "ContentWire")]
 pub struct Content {
     #[serde(flatten)]
     pub base: LocalizedMessage,
@@ -187,6 +187,101 @@ pub struct Content {
 
 /// The name of the default variant.
 pub const BASE_VARIANT: &str = "A";
+
+// How content arrives on the wire. `#[serde(flatten)]` cannot refuse unknown keys, so the wire
+// forms name every key and refuse the rest: a typo (`"varaints"`) or a second channel key is an
+// error, never silently dropped.
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct LocalizedWire {
+    email: Option<EmailMessage>,
+    sms: Option<SmsMessage>,
+    push: Option<PushMessage>,
+    #[serde(default)]
+    locales: BTreeMap<String, Message>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct VariantWire {
+    name: String,
+    weight: u32,
+    email: Option<EmailMessage>,
+    sms: Option<SmsMessage>,
+    push: Option<PushMessage>,
+    #[serde(default)]
+    locales: BTreeMap<String, Message>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ContentWire {
+    email: Option<EmailMessage>,
+    sms: Option<SmsMessage>,
+    push: Option<PushMessage>,
+    #[serde(default)]
+    locales: BTreeMap<String, Message>,
+    #[serde(default)]
+    variants: Vec<Variant>,
+}
+
+/// Exactly one channel key.
+fn one_message(
+    email: Option<EmailMessage>,
+    sms: Option<SmsMessage>,
+    push: Option<PushMessage>,
+) -> Result<Message, String> {
+    match (email, sms, push) {
+        (Some(e), None, None) => Ok(Message::Email(e)),
+        (None, Some(s), None) => Ok(Message::Sms(s)),
+        (None, None, Some(p)) => Ok(Message::Push(p)),
+        (None, None, None) => Err("content needs one channel key: email, sms or push".into()),
+        _ => Err(
+            "content has more than one channel key; keep the one matching the campaign's channel"
+                .into(),
+        ),
+    }
+}
+
+impl TryFrom<LocalizedWire> for LocalizedMessage {
+    type Error = String;
+    fn try_from(w: LocalizedWire) -> Result<Self, String> {
+        Ok(Self {
+            message: one_message(w.email, w.sms, w.push)?,
+            locales: w.locales,
+        })
+    }
+}
+
+impl TryFrom<VariantWire> for Variant {
+    type Error = String;
+    fn try_from(w: VariantWire) -> Result<Self, String> {
+        let message = one_message(w.email, w.sms, w.push)
+            .map_err(|e| format!("variant {:?}: {e}", w.name))?;
+        Ok(Self {
+            name: w.name,
+            weight: w.weight,
+            content: LocalizedMessage {
+                message,
+                locales: w.locales,
+            },
+        })
+    }
+}
+
+impl TryFrom<ContentWire> for Content {
+    type Error = String;
+    fn try_from(w: ContentWire) -> Result<Self, String> {
+        Ok(Self {
+            base: LocalizedMessage {
+                message: one_message(w.email, w.sms, w.push)?,
+                locales: w.locales,
+            },
+            variants: w.variants,
+        })
+    }
+}
 
 impl Content {
     /// The base variant's share in percent.
@@ -280,5 +375,48 @@ impl Content {
             }
         }
         p.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn content_round_trips_through_its_wire_form() {
+        let v = json!({"email": {"subject": "s", "html": "h"},
+                       "locales": {"fr": {"email": {"subject": "t", "html": "h"}}},
+                       "variants": [{"name": "B", "weight": 30, "email": {"subject": "b", "html": "h"}}]});
+        let c: Content = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(c.base_weight(), 70);
+        assert_eq!(serde_json::to_value(&c).unwrap(), v);
+    }
+
+    #[test]
+    fn a_misspelt_key_or_a_second_channel_is_refused_not_dropped() {
+        let typo = json!({"email": {"subject": "s", "html": "h"}, "varaints": []});
+        assert!(
+            serde_json::from_value::<Content>(typo)
+                .unwrap_err()
+                .to_string()
+                .contains("varaints")
+        );
+        let two = json!({"email": {"subject": "s", "html": "h"}, "sms": {"text": "t"}});
+        assert!(
+            serde_json::from_value::<Content>(two)
+                .unwrap_err()
+                .to_string()
+                .contains("more than one channel")
+        );
+        let none = json!({"locales": {}});
+        assert!(serde_json::from_value::<Content>(none).is_err());
+        let bad_variant = json!({"sms": {"text": "t"}, "variants": [{"name": "B", "weight": 5, "sms": {"text": "x"}, "colour": 1}]});
+        assert!(
+            serde_json::from_value::<Content>(bad_variant)
+                .unwrap_err()
+                .to_string()
+                .contains("colour")
+        );
     }
 }
