@@ -405,7 +405,11 @@ async fn profiles_audiences_rule_sets_and_suppressions_work_with_the_dynamodb_st
 async fn people_and_lists(s: HeraldServer) {
     // A cursor this server never issued is a 4xx (DynamoDB) or a harmless starting key (SQLite).
     let odd = s.get("/audiences?cursor=zzzz").await;
-    assert!(odd.status == 200 || (odd.status == 400 && odd.code() == "invalid-cursor"), "{}", odd.text);
+    assert!(
+        odd.status == 200 || (odd.status == 400 && odd.code() == "invalid-cursor"),
+        "{}",
+        odd.text
+    );
     // Upsert by identity: created, then updated with merged attributes.
     let created = s
         .put("/profiles/email/Ann@Example.com", &json!({"attributes": {"firstName": "Ann", "plan": "pro"}, "consent": {"email": "in"}, "timezone": "Europe/Paris"}))

@@ -15,9 +15,9 @@
 
 pub mod adapters;
 pub mod domain;
-pub mod logging;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod logging;
 pub mod ports;
 pub mod render;
 pub mod service;

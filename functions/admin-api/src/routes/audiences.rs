@@ -32,7 +32,10 @@ fn view(status: StatusCode, v: AudienceView) -> Response {
         (status = 400, response = crate::openapi::BadRequest),
     )
 )]
-pub async fn list<S: Store, C: Clock>(State(admin): State<Admin<S, C>>, Paging(page): Paging) -> ApiResult<Json<Page<Audience>>> {
+pub async fn list<S: Store, C: Clock>(
+    State(admin): State<Admin<S, C>>,
+    Paging(page): Paging,
+) -> ApiResult<Json<Page<Audience>>> {
     Ok(Json(admin.list_managed::<Audience>(&page).await?))
 }
 
@@ -53,7 +56,10 @@ pub async fn create<S: Store, C: Clock>(
     State(admin): State<Admin<S, C>>,
     JsonBody(spec): JsonBody<AudienceSpec>,
 ) -> ApiResult<Response> {
-    Ok(view(StatusCode::CREATED, admin.create_audience(spec).await?))
+    Ok(view(
+        StatusCode::CREATED,
+        admin.create_audience(spec).await?,
+    ))
 }
 
 /// Reads an audience with its member count.
@@ -70,7 +76,10 @@ pub async fn create<S: Store, C: Clock>(
         (status = 404, response = crate::openapi::NotFound),
     )
 )]
-pub async fn get<S: Store, C: Clock>(State(admin): State<Admin<S, C>>, Path(aid): Path<String>) -> ApiResult<Response> {
+pub async fn get<S: Store, C: Clock>(
+    State(admin): State<Admin<S, C>>,
+    Path(aid): Path<String>,
+) -> ApiResult<Response> {
     Ok(view(StatusCode::OK, admin.get_audience(id(&aid)?).await?))
 }
 
@@ -101,7 +110,10 @@ pub async fn replace<S: Store, C: Clock>(
     IfMatch(expected): IfMatch,
     JsonBody(spec): JsonBody<AudienceSpec>,
 ) -> ApiResult<Response> {
-    Ok(view(StatusCode::OK, admin.replace_audience(id(&aid)?, spec, expected).await?))
+    Ok(view(
+        StatusCode::OK,
+        admin.replace_audience(id(&aid)?, spec, expected).await?,
+    ))
 }
 
 /// Deletes an audience and its membership list.
@@ -180,7 +192,10 @@ pub async fn add_members<S: Store, C: Clock>(
     Path(aid): Path<String>,
     JsonBody(req): JsonBody<MembersRequest>,
 ) -> ApiResult<Response> {
-    Ok(view(StatusCode::OK, admin.add_audience_members(id(&aid)?, &req).await?))
+    Ok(view(
+        StatusCode::OK,
+        admin.add_audience_members(id(&aid)?, &req).await?,
+    ))
 }
 
 /// Removes members from a static audience, by profile id or identity.
@@ -206,5 +221,8 @@ pub async fn remove_members<S: Store, C: Clock>(
     Path(aid): Path<String>,
     JsonBody(req): JsonBody<MembersRequest>,
 ) -> ApiResult<Response> {
-    Ok(view(StatusCode::OK, admin.remove_audience_members(id(&aid)?, &req).await?))
+    Ok(view(
+        StatusCode::OK,
+        admin.remove_audience_members(id(&aid)?, &req).await?,
+    ))
 }

@@ -1,9 +1,9 @@
 //! `/campaigns` handlers.
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::Json;
 use herald_core::domain::{CampaignId, CampaignSpec, ReviewReport};
 use herald_core::http::extract::JsonOrEmpty;
 use herald_core::http::{ApiResult, IfMatch, JsonBody, Paging};
@@ -58,7 +58,10 @@ pub async fn create<S: Store, C: Clock>(
     State(admin): State<Admin<S, C>>,
     JsonBody(spec): JsonBody<CampaignSpec>,
 ) -> ApiResult<Response> {
-    Ok(view(StatusCode::CREATED, admin.create_campaign(spec).await?))
+    Ok(view(
+        StatusCode::CREATED,
+        admin.create_campaign(spec).await?,
+    ))
 }
 
 /// Reads a campaign with its live and draft versions.
@@ -73,7 +76,10 @@ pub async fn create<S: Store, C: Clock>(
         (status = 404, response = crate::openapi::NotFound),
     )
 )]
-pub async fn get<S: Store, C: Clock>(State(admin): State<Admin<S, C>>, Path(cid): Path<String>) -> ApiResult<Response> {
+pub async fn get<S: Store, C: Clock>(
+    State(admin): State<Admin<S, C>>,
+    Path(cid): Path<String>,
+) -> ApiResult<Response> {
     Ok(view(StatusCode::OK, admin.get_campaign(id(&cid)?).await?))
 }
 
@@ -105,7 +111,10 @@ pub async fn update<S: Store, C: Clock>(
     IfMatch(expected): IfMatch,
     JsonBody(spec): JsonBody<CampaignSpec>,
 ) -> ApiResult<Response> {
-    Ok(view(StatusCode::OK, admin.update_campaign(id(&cid)?, spec, expected).await?))
+    Ok(view(
+        StatusCode::OK,
+        admin.update_campaign(id(&cid)?, spec, expected).await?,
+    ))
 }
 
 /// Deletes a draft campaign and its versions (only drafts are deleted).
@@ -154,7 +163,10 @@ pub async fn get_version<S: Store, C: Clock>(
     Path((cid, version)): Path<(String, String)>,
 ) -> ApiResult<Json<herald_core::domain::CampaignVersion>> {
     let n: u32 = version.parse().map_err(|_| {
-        herald_core::service::ServiceError::not_found("campaign version", format!("{version:?} (not a version number)"))
+        herald_core::service::ServiceError::not_found(
+            "campaign version",
+            format!("{version:?} (not a version number)"),
+        )
     })?;
     Ok(Json(admin.get_campaign_version(id(&cid)?, n).await?))
 }
@@ -183,7 +195,10 @@ pub async fn open_draft<S: Store, C: Clock>(
     Path(cid): Path<String>,
     IfMatch(expected): IfMatch,
 ) -> ApiResult<Response> {
-    Ok(view(StatusCode::OK, admin.open_draft(id(&cid)?, expected).await?))
+    Ok(view(
+        StatusCode::OK,
+        admin.open_draft(id(&cid)?, expected).await?,
+    ))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -250,7 +265,10 @@ pub async fn activate<S: Store, C: Clock>(
     Path(cid): Path<String>,
     IfMatch(expected): IfMatch,
 ) -> ApiResult<Response> {
-    Ok(view(StatusCode::OK, admin.activate_campaign(id(&cid)?, expected).await?))
+    Ok(view(
+        StatusCode::OK,
+        admin.activate_campaign(id(&cid)?, expected).await?,
+    ))
 }
 
 /// Stops a scheduled or live campaign (final).
@@ -275,7 +293,10 @@ pub async fn stop<S: Store, C: Clock>(
     Path(cid): Path<String>,
     IfMatch(expected): IfMatch,
 ) -> ApiResult<Response> {
-    Ok(view(StatusCode::OK, admin.stop_campaign(id(&cid)?, expected).await?))
+    Ok(view(
+        StatusCode::OK,
+        admin.stop_campaign(id(&cid)?, expected).await?,
+    ))
 }
 
 /// Archives a stopped or completed campaign.
@@ -300,7 +321,10 @@ pub async fn archive<S: Store, C: Clock>(
     Path(cid): Path<String>,
     IfMatch(expected): IfMatch,
 ) -> ApiResult<Response> {
-    Ok(view(StatusCode::OK, admin.archive_campaign(id(&cid)?, expected).await?))
+    Ok(view(
+        StatusCode::OK,
+        admin.archive_campaign(id(&cid)?, expected).await?,
+    ))
 }
 
 /// Copies the campaign's newest version into a new draft campaign.
@@ -315,8 +339,14 @@ pub async fn archive<S: Store, C: Clock>(
         (status = 404, response = crate::openapi::NotFound),
     )
 )]
-pub async fn duplicate<S: Store, C: Clock>(State(admin): State<Admin<S, C>>, Path(cid): Path<String>) -> ApiResult<Response> {
-    Ok(view(StatusCode::CREATED, admin.duplicate_campaign(id(&cid)?).await?))
+pub async fn duplicate<S: Store, C: Clock>(
+    State(admin): State<Admin<S, C>>,
+    Path(cid): Path<String>,
+) -> ApiResult<Response> {
+    Ok(view(
+        StatusCode::CREATED,
+        admin.duplicate_campaign(id(&cid)?).await?,
+    ))
 }
 
 /// Renders a campaign version for a sample or stored profile and a sample context.

@@ -26,7 +26,10 @@ pub async fn create<T: Managed, S: Store, C: Clock>(
     Ok(with_etag(StatusCode::CREATED, record.revision(), record))
 }
 
-pub async fn get<T: Managed, S: Store, C: Clock>(State(admin): State<Admin<S, C>>, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn get<T: Managed, S: Store, C: Clock>(
+    State(admin): State<Admin<S, C>>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let record: T = admin.get_managed(parse_id(T::NAME, &id)?).await?;
     Ok(with_etag(StatusCode::OK, record.revision(), record))
 }
@@ -37,7 +40,9 @@ pub async fn replace<T: Managed, S: Store, C: Clock>(
     IfMatch(expected): IfMatch,
     JsonBody(spec): JsonBody<T::Spec>,
 ) -> ApiResult<Response> {
-    let record: T = admin.replace_managed(parse_id(T::NAME, &id)?, spec, expected).await?;
+    let record: T = admin
+        .replace_managed(parse_id(T::NAME, &id)?, spec, expected)
+        .await?;
     Ok(with_etag(StatusCode::OK, record.revision(), record))
 }
 
@@ -46,6 +51,8 @@ pub async fn delete<T: Managed, S: Store, C: Clock>(
     Path(id): Path<String>,
     IfMatch(expected): IfMatch,
 ) -> ApiResult<StatusCode> {
-    admin.delete_managed::<T>(parse_id(T::NAME, &id)?, expected).await?;
+    admin
+        .delete_managed::<T>(parse_id(T::NAME, &id)?, expected)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

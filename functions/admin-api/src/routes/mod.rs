@@ -19,18 +19,35 @@ pub fn router<S: Store, C: Clock>(admin: Admin<S, C>) -> Router {
     use herald_core::domain::{ChannelConfig, RuleSet};
     Router::new()
         .route("/openapi.json", get(crate::openapi::serve))
-        .route("/campaigns", get(campaigns::list::<S, C>).post(campaigns::create::<S, C>))
+        .route(
+            "/campaigns",
+            get(campaigns::list::<S, C>).post(campaigns::create::<S, C>),
+        )
         .route(
             "/campaigns/{id}",
-            get(campaigns::get::<S, C>).put(campaigns::update::<S, C>).delete(campaigns::delete::<S, C>),
+            get(campaigns::get::<S, C>)
+                .put(campaigns::update::<S, C>)
+                .delete(campaigns::delete::<S, C>),
         )
-        .route("/campaigns/{id}/versions/{version}", get(campaigns::get_version::<S, C>))
+        .route(
+            "/campaigns/{id}/versions/{version}",
+            get(campaigns::get_version::<S, C>),
+        )
         .route("/campaigns/{id}/draft", post(campaigns::open_draft::<S, C>))
-        .route("/campaigns/{id}/review", get(campaigns::review::<S, C>).post(campaigns::review::<S, C>))
-        .route("/campaigns/{id}/activate", post(campaigns::activate::<S, C>))
+        .route(
+            "/campaigns/{id}/review",
+            get(campaigns::review::<S, C>).post(campaigns::review::<S, C>),
+        )
+        .route(
+            "/campaigns/{id}/activate",
+            post(campaigns::activate::<S, C>),
+        )
         .route("/campaigns/{id}/stop", post(campaigns::stop::<S, C>))
         .route("/campaigns/{id}/archive", post(campaigns::archive::<S, C>))
-        .route("/campaigns/{id}/duplicate", post(campaigns::duplicate::<S, C>))
+        .route(
+            "/campaigns/{id}/duplicate",
+            post(campaigns::duplicate::<S, C>),
+        )
         .route("/campaigns/{id}/preview", post(campaigns::preview::<S, C>))
         .route(
             "/channel-configs",
@@ -42,33 +59,51 @@ pub fn router<S: Store, C: Clock>(admin: Admin<S, C>) -> Router {
                 .put(managed::replace::<ChannelConfig, S, C>)
                 .delete(managed::delete::<ChannelConfig, S, C>),
         )
-        .route("/rule-sets", get(managed::list::<RuleSet, S, C>).post(managed::create::<RuleSet, S, C>))
+        .route(
+            "/rule-sets",
+            get(managed::list::<RuleSet, S, C>).post(managed::create::<RuleSet, S, C>),
+        )
         .route(
             "/rule-sets/{id}",
             get(managed::get::<RuleSet, S, C>)
                 .put(managed::replace::<RuleSet, S, C>)
                 .delete(managed::delete::<RuleSet, S, C>),
         )
-        .route("/audiences", get(audiences::list::<S, C>).post(audiences::create::<S, C>))
+        .route(
+            "/audiences",
+            get(audiences::list::<S, C>).post(audiences::create::<S, C>),
+        )
         .route(
             "/audiences/{id}",
-            get(audiences::get::<S, C>).put(audiences::replace::<S, C>).delete(audiences::delete::<S, C>),
+            get(audiences::get::<S, C>)
+                .put(audiences::replace::<S, C>)
+                .delete(audiences::delete::<S, C>),
         )
         .route(
             "/audiences/{id}/members",
             get(audiences::list_members::<S, C>).post(audiences::add_members::<S, C>),
         )
-        .route("/audiences/{id}/members/remove", post(audiences::remove_members::<S, C>))
+        .route(
+            "/audiences/{id}/members/remove",
+            post(audiences::remove_members::<S, C>),
+        )
         .route(
             "/profiles/import",
-            post(profiles::import::<S, C>).layer(axum::extract::DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
+            post(profiles::import::<S, C>)
+                .layer(axum::extract::DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
         )
-        .route("/profiles/{id}", get(profiles::get::<S, C>).delete(profiles::erase::<S, C>))
+        .route(
+            "/profiles/{id}",
+            get(profiles::get::<S, C>).delete(profiles::erase::<S, C>),
+        )
         .route(
             "/profiles/{namespace}/{value}",
             put(profiles::upsert::<S, C>).get(profiles::find::<S, C>),
         )
-        .route("/suppressions", get(suppressions::list::<S, C>).post(suppressions::create::<S, C>))
+        .route(
+            "/suppressions",
+            get(suppressions::list::<S, C>).post(suppressions::create::<S, C>),
+        )
         .route(
             "/suppressions/{channel}/{address}",
             get(suppressions::get::<S, C>).delete(suppressions::delete::<S, C>),
@@ -77,9 +112,13 @@ pub fn router<S: Store, C: Clock>(admin: Admin<S, C>) -> Router {
 }
 
 /// Parses an id from a path segment, as a 404 naming the kind when it is not an id.
-pub(crate) fn parse_id<T: std::str::FromStr>(kind: &'static str, text: &str) -> Result<T, herald_core::http::ApiError> {
+pub(crate) fn parse_id<T: std::str::FromStr>(
+    kind: &'static str,
+    text: &str,
+) -> Result<T, herald_core::http::ApiError> {
     text.parse().map_err(|_| {
-        herald_core::service::ServiceError::not_found(kind, format!("{text:?} (not a valid id)")).into()
+        herald_core::service::ServiceError::not_found(kind, format!("{text:?} (not a valid id)"))
+            .into()
     })
 }
 
@@ -91,6 +130,9 @@ pub(crate) fn with_etag<T: serde::Serialize>(
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
     let mut resp = (status, axum::Json(body)).into_response();
-    resp.headers_mut().insert(axum::http::header::ETAG, herald_core::http::extract::etag(revision));
+    resp.headers_mut().insert(
+        axum::http::header::ETAG,
+        herald_core::http::extract::etag(revision),
+    );
     resp
 }

@@ -29,7 +29,10 @@ fn id(text: &str) -> ApiResult<ProfileId> {
         (status = 404, response = crate::openapi::NotFound),
     )
 )]
-pub async fn get<S: Store, C: Clock>(State(admin): State<Admin<S, C>>, Path(pid): Path<String>) -> ApiResult<Response> {
+pub async fn get<S: Store, C: Clock>(
+    State(admin): State<Admin<S, C>>,
+    Path(pid): Path<String>,
+) -> ApiResult<Response> {
     let p = admin.get_profile(id(&pid)?).await?;
     Ok(with_etag(StatusCode::OK, p.revision, p))
 }
@@ -84,7 +87,11 @@ pub async fn upsert<S: Store, C: Clock>(
 ) -> ApiResult<Response> {
     let key = Identity::parse(&namespace, &value)?;
     let (p, created) = admin.upsert_profile(&key, &update).await?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok(with_etag(status, p.revision, p))
 }
 
@@ -100,7 +107,10 @@ pub async fn upsert<S: Store, C: Clock>(
         (status = 404, response = crate::openapi::NotFound),
     )
 )]
-pub async fn erase<S: Store, C: Clock>(State(admin): State<Admin<S, C>>, Path(pid): Path<String>) -> ApiResult<StatusCode> {
+pub async fn erase<S: Store, C: Clock>(
+    State(admin): State<Admin<S, C>>,
+    Path(pid): Path<String>,
+) -> ApiResult<StatusCode> {
     admin.erase_profile(id(&pid)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

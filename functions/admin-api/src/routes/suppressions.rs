@@ -15,7 +15,11 @@ use crate::Admin;
 
 fn channel(text: &str) -> ApiResult<Channel> {
     Channel::parse(text).ok_or_else(|| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid-request", format!("{text:?} is not a channel (email, sms or push)"))
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            format!("{text:?} is not a channel (email, sms or push)"),
+        )
     })
 }
 
@@ -39,7 +43,11 @@ pub async fn list<S: Store, C: Clock>(
     Paging(page): Paging,
     parts: Parts,
 ) -> ApiResult<Json<Page<Suppression>>> {
-    let filter = query_pairs(&parts).into_iter().find(|(k, _)| k == "channel").map(|(_, v)| channel(&v)).transpose()?;
+    let filter = query_pairs(&parts)
+        .into_iter()
+        .find(|(k, _)| k == "channel")
+        .map(|(_, v)| channel(&v))
+        .transpose()?;
     Ok(Json(admin.list_suppressions(filter, &page).await?))
 }
 
@@ -62,7 +70,15 @@ pub async fn create<S: Store, C: Clock>(
     JsonBody(req): JsonBody<SuppressionRequest>,
 ) -> ApiResult<Response> {
     let (s, created) = admin.suppress(req).await?;
-    Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(s)).into_response())
+    Ok((
+        if created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        },
+        Json(s),
+    )
+        .into_response())
 }
 
 /// Reads the suppression of an address on a channel.
