@@ -8,7 +8,7 @@
 //!
 //! ## Using it from a test file
 //!
-//! ```ignore
+//! ```text
 //! // tests/tests/contract_memory.rs: an async expression giving a fresh, empty store.
 //! herald_tests::contract_tests!(async { herald_core::adapters::memory::MemoryStore::new() });
 //!

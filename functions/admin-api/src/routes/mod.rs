@@ -12,8 +12,9 @@ mod managed;
 pub(crate) mod profiles;
 pub(crate) mod suppressions;
 
-/// Largest NDJSON import body.
-pub const IMPORT_BODY_LIMIT: usize = 16 * 1024 * 1024;
+/// Largest NDJSON import body: under Lambda's 6 MB synchronous payload limit, so a call that
+/// works on `herald serve` also works deployed.
+pub const IMPORT_BODY_LIMIT: usize = 5 * 1024 * 1024;
 
 pub fn router<S: Store, C: Clock>(admin: Admin<S, C>) -> Router {
     use herald_core::domain::{ChannelConfig, RuleSet};
