@@ -32,6 +32,16 @@ impl PageRequest {
             limit,
         }
     }
+
+    /// The page size stores use: 0 means [`Self::DEFAULT_LIMIT`], and no page exceeds
+    /// [`Self::MAX_LIMIT`].
+    pub fn effective_limit(&self) -> usize {
+        let limit = match self.limit {
+            0 => Self::DEFAULT_LIMIT,
+            n => n.min(Self::MAX_LIMIT),
+        };
+        limit as usize
+    }
 }
 
 /// One page of results; `next` is the cursor for the following page, absent on the last.

@@ -58,15 +58,6 @@ fn conflict(c: Conflict) -> StoreError {
     StoreError::Conflict(c)
 }
 
-/// The page size actually used: 0 means the default, and no page exceeds the maximum.
-fn page_limit(page: &PageRequest) -> usize {
-    let limit = match page.limit {
-        0 => PageRequest::DEFAULT_LIMIT,
-        n => n.min(PageRequest::MAX_LIMIT),
-    };
-    limit as usize
-}
-
 /// Items strictly after the cursor, at most `limit`, with the cursor of the last one when more
 /// follow.
 fn paginate<'a, K, V, T>(
@@ -79,7 +70,7 @@ where
     K: 'a,
     V: 'a,
 {
-    let limit = page_limit(page);
+    let limit = page.effective_limit();
     let mut out = Vec::with_capacity(limit.min(64));
     let mut next = None;
     let mut items = items.peekable();

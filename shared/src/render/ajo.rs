@@ -77,34 +77,16 @@ fn snippet(s: &str) -> String {
 
 /// Byte offset of the closing `%}` in `s`, ignoring any inside a quoted string.
 fn find_close(s: &str) -> Option<usize> {
-    let bytes = s.as_bytes();
-    let mut quote: Option<u8> = None;
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        match quote {
-            Some(q) => {
-                if b == b'\\' {
-                    i += 1;
-                } else if b == q {
-                    quote = None;
-                }
-            }
-            None => {
-                if b == b'"' || b == b'\'' {
-                    quote = Some(b);
-                } else if b == b'%' && bytes.get(i + 1) == Some(&b'}') {
-                    return Some(i);
-                }
-            }
-        }
-        i += 1;
-    }
-    None
+    find_unquoted(s, *b"%}")
 }
 
 /// Byte offset of the Elvis operator `?:` outside quotes.
 fn find_elvis(s: &str) -> Option<usize> {
+    find_unquoted(s, *b"?:")
+}
+
+/// Byte offset of the two-byte `token` in `s`, skipping quoted strings (with `\` escapes).
+fn find_unquoted(s: &str, token: [u8; 2]) -> Option<usize> {
     let bytes = s.as_bytes();
     let mut quote: Option<u8> = None;
     let mut i = 0;
@@ -121,7 +103,7 @@ fn find_elvis(s: &str) -> Option<usize> {
             None => {
                 if b == b'"' || b == b'\'' {
                     quote = Some(b);
-                } else if b == b'?' && bytes.get(i + 1) == Some(&b':') {
+                } else if b == token[0] && bytes.get(i + 1) == Some(&token[1]) {
                     return Some(i);
                 }
             }

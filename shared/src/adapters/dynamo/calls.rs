@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Wr
 use super::DynamoStore;
 use super::cursor;
 use super::keys::{Item, REVISION, n};
-use crate::ports::{PageRequest, StoreError, StoreResult};
+use crate::ports::{StoreError, StoreResult};
 
 /// What went wrong talking to DynamoDB (the source of [`StoreError::Backend`]).
 #[derive(Debug, thiserror::Error)]
@@ -134,16 +134,6 @@ impl Cond {
                 .collect()
         })
     }
-}
-
-/// The page size asked for: 0 means the default, and no page is larger than the maximum.
-pub(crate) fn page_limit(page: &PageRequest) -> usize {
-    let limit = if page.limit == 0 {
-        PageRequest::DEFAULT_LIMIT
-    } else {
-        page.limit.min(PageRequest::MAX_LIMIT)
-    };
-    limit as usize
 }
 
 impl DynamoStore {

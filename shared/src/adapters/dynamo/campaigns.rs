@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
 
 use super::DynamoStore;
-use super::calls::{Cond, DynamoError, Query, TX_SIZE, TxError, page_limit};
+use super::calls::{Cond, DynamoError, Query, TX_SIZE, TxError};
 use super::codec::{decode, encode};
 use super::cursor;
 use super::keys::{
@@ -105,7 +105,7 @@ impl CampaignStore for DynamoStore {
             .transpose()?;
         let query = Query::new(Some(GSI1), "gsi1pk = :kind", [(":kind", s(CAMPAIGN_KIND))]);
         let (items, next) = self
-            .query_page(&query, page_limit(page), start, &GSI1_KEY)
+            .query_page(&query, page.effective_limit(), start, &GSI1_KEY)
             .await?;
         Ok(Page {
             items: items.into_iter().map(decode).collect::<StoreResult<_>>()?,

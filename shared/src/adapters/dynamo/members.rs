@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, Select, WriteRequest};
 
 use super::DynamoStore;
-use super::calls::{DynamoError, Query, page_limit};
+use super::calls::{DynamoError, Query};
 use super::cursor;
 use super::keys::{Item, PK, PROFILE_ID, SK, TABLE_KEY, get_s, key, members_pk, s};
 use crate::domain::{AudienceId, ProfileId};
@@ -67,7 +67,7 @@ impl AudienceMemberStore for DynamoStore {
             .transpose()?;
         let query = Query::new(None, "pk = :pk", [(":pk", s(pk.clone()))]);
         let (items, next) = self
-            .query_page(&query, page_limit(page), start, &TABLE_KEY)
+            .query_page(&query, page.effective_limit(), start, &TABLE_KEY)
             .await?;
         let members = items
             .iter()

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use super::DynamoStore;
-use super::calls::{Cond, Query, TxError, page_limit};
+use super::calls::{Cond, Query, TxError};
 use super::codec::{decode, encode};
 use super::cursor;
 use super::keys::{
@@ -167,7 +167,7 @@ impl ProfileStore for DynamoStore {
             .transpose()?;
         let query = Query::new(Some(GSI1), "gsi1pk = :kind", [(":kind", s(PROFILE_KIND))]);
         let (items, next) = self
-            .query_page(&query, page_limit(page), start, &GSI1_KEY)
+            .query_page(&query, page.effective_limit(), start, &GSI1_KEY)
             .await?;
         Ok(Page {
             items: items.into_iter().map(decode).collect::<StoreResult<_>>()?,

@@ -4,7 +4,7 @@
 use aws_sdk_dynamodb::types::ReturnValue;
 
 use super::DynamoStore;
-use super::calls::{Query, page_limit};
+use super::calls::Query;
 use super::codec::{decode, encode};
 use super::cursor;
 use super::keys::{GSI1, GSI1_KEY, GSI1PK, GSI1SK, Item, REVISION, WHOLE, key, n, record_pk, s};
@@ -62,7 +62,7 @@ impl RecordStore for DynamoStore {
             .transpose()?;
         let query = Query::new(Some(GSI1), "gsi1pk = :kind", [(":kind", s(T::KIND))]);
         let (items, next) = self
-            .query_page(&query, page_limit(page), start, &GSI1_KEY)
+            .query_page(&query, page.effective_limit(), start, &GSI1_KEY)
             .await?;
         Ok(Page {
             items: items.into_iter().map(decode).collect::<StoreResult<_>>()?,

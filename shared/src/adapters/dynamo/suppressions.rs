@@ -5,7 +5,7 @@
 use aws_sdk_dynamodb::types::ReturnValue;
 
 use super::DynamoStore;
-use super::calls::{Query, page_limit};
+use super::calls::Query;
 use super::codec::{decode, encode};
 use super::cursor;
 use super::keys::{
@@ -95,7 +95,7 @@ impl SuppressionStore for DynamoStore {
             ),
         };
         let (items, next) = self
-            .query_page(&query, page_limit(page), start, &GSI1_KEY)
+            .query_page(&query, page.effective_limit(), start, &GSI1_KEY)
             .await?;
         Ok(Page {
             items: items.into_iter().map(decode).collect::<StoreResult<_>>()?,

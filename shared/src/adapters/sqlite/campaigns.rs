@@ -2,9 +2,7 @@
 
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::{
-    Access, Fail, SqliteStore, after, decode, decode_page, encode, int, page_limit, query_page,
-};
+use super::{Access, Fail, SqliteStore, after, decode, decode_page, encode, int, query_page};
 use crate::domain::{Campaign, CampaignId, CampaignVersion};
 use crate::ports::{CampaignStore, Conflict, Page, PageRequest, StoreResult};
 
@@ -86,7 +84,7 @@ impl CampaignStore for SqliteStore {
     }
 
     async fn list_campaigns(&self, page: &PageRequest) -> StoreResult<Page<Campaign>> {
-        let limit = page_limit(page);
+        let limit = page.effective_limit();
         let (op, from) = after(page.cursor.as_deref());
         let rows = self
             .run(Access::Read, move |tx| {

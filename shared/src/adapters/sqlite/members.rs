@@ -2,7 +2,7 @@
 
 use rusqlite::params;
 
-use super::{Access, SqliteStore, after, page_limit, query_page};
+use super::{Access, SqliteStore, after, query_page};
 use crate::domain::{AudienceId, ProfileId};
 use crate::ports::{AudienceMemberStore, Page, PageRequest, StoreError, StoreResult};
 
@@ -46,7 +46,7 @@ impl AudienceMemberStore for SqliteStore {
         page: &PageRequest,
     ) -> StoreResult<Page<ProfileId>> {
         let audience = audience.to_string();
-        let limit = page_limit(page);
+        let limit = page.effective_limit();
         let (op, from) = after(page.cursor.as_deref());
         let (ids, next) = self
             .run(Access::Read, move |tx| {

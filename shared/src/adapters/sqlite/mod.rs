@@ -45,7 +45,7 @@ use rusqlite::{Connection, ToSql, Transaction, TransactionBehavior};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::ports::{Conflict, Page, PageRequest, StoreError, StoreResult};
+use crate::ports::{Conflict, Page, StoreError, StoreResult};
 
 /// How long a write waits for another connection (another process on the same file) to finish.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -193,15 +193,6 @@ fn decode<T: DeserializeOwned>(what: &str, body: &str) -> StoreResult<T> {
     serde_json::from_str(body).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 
-/// The page size actually used: 0 means the default, and no page exceeds the maximum.
-fn page_limit(page: &PageRequest) -> usize {
-    let limit = match page.limit {
-        0 => PageRequest::DEFAULT_LIMIT,
-        n => n.min(PageRequest::MAX_LIMIT),
-    };
-    limit as usize
-}
-
 /// The comparison and bound for "keys after the cursor": `key > cursor`, or `key >= ''` (every
 /// key) on the first page.
 fn after(cursor: Option<&str>) -> (&'static str, String) {
@@ -267,6 +258,7 @@ fn decode_page<T: DeserializeOwned>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ports::PageRequest;
 
     #[test]
     fn a_page_of_more_rows_than_the_limit_is_cut_and_points_at_its_last_row() {
@@ -286,9 +278,9 @@ mod tests {
 
     #[test]
     fn a_zero_limit_means_the_default_and_large_limits_are_capped() {
-        assert_eq!(page_limit(&PageRequest::first(0)), 50);
-        assert_eq!(page_limit(&PageRequest::first(7)), 7);
-        assert_eq!(page_limit(&PageRequest::first(u32::MAX)), 1000);
+        assert_eq!(PageRequest::first(0).effective_limit(), 50);
+        assert_eq!(PageRequest::first(7).effective_limit(), 7);
+        assert_eq!(PageRequest::first(u32::MAX).effective_limit(), 1000);
     }
 
     #[tokio::test]

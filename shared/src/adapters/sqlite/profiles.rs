@@ -2,7 +2,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Access, SqliteStore, after, decode, decode_page, encode, int, page_limit, query_page};
+use super::{Access, SqliteStore, after, decode, decode_page, encode, int, query_page};
 use crate::domain::{Identity, Profile, ProfileId};
 use crate::ports::{Conflict, Page, PageRequest, ProfileStore, StoreResult};
 
@@ -118,7 +118,7 @@ impl ProfileStore for SqliteStore {
     }
 
     async fn list_profiles(&self, page: &PageRequest) -> StoreResult<Page<Profile>> {
-        let limit = page_limit(page);
+        let limit = page.effective_limit();
         let (op, from) = after(page.cursor.as_deref());
         let rows = self
             .run(Access::Read, move |tx| {

@@ -2,7 +2,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Access, SqliteStore, after, decode, decode_page, encode, int, page_limit, query_page};
+use super::{Access, SqliteStore, after, decode, decode_page, encode, int, query_page};
 use crate::ports::{Conflict, Page, PageRequest, Record, RecordStore, StoreResult};
 
 impl RecordStore for SqliteStore {
@@ -39,7 +39,7 @@ impl RecordStore for SqliteStore {
 
     async fn list_records<T: Record>(&self, page: &PageRequest) -> StoreResult<Page<T>> {
         let kind = T::KIND;
-        let limit = page_limit(page);
+        let limit = page.effective_limit();
         let (op, from) = after(page.cursor.as_deref());
         let rows = self
             .run(Access::Read, move |tx| {

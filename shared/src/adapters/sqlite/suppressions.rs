@@ -2,7 +2,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Access, SqliteStore, cut, decode, decode_page, encode, page_limit, query_rows};
+use super::{Access, SqliteStore, cut, decode, decode_page, encode, query_rows};
 use crate::domain::{Channel, Suppression};
 use crate::ports::{Page, PageRequest, StoreResult, SuppressionStore};
 
@@ -69,7 +69,7 @@ impl SuppressionStore for SqliteStore {
         channel: Option<Channel>,
         page: &PageRequest,
     ) -> StoreResult<Page<Suppression>> {
-        let limit = page_limit(page);
+        let limit = page.effective_limit();
         let start = match page.cursor.as_deref() {
             None => None,
             Some(c) => match split_cursor(c) {
