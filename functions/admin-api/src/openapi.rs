@@ -8,7 +8,7 @@
 //!   documentation-only functions ([`docs`]);
 //! - the problem JSON responses shared by every operation ([`BadRequest`], [`NotFound`]…);
 //! - the bearer security scheme, applied to every operation except the public paths the auth
-//!   layer lets through ([`herald_core::http::auth::PUBLIC_PATHS`]), and the `401`/`500`
+//!   layer lets through ([`herald_core::http::auth::is_public`]), and the `401`/`500`
 //!   responses every authenticated operation can give.
 //!
 //! The document is built once and served at `GET /openapi.json` by [`serve`].
@@ -17,7 +17,7 @@ use std::sync::LazyLock;
 
 use axum::Json;
 use herald_core::http::Problem;
-use herald_core::http::auth::PUBLIC_PATHS;
+use herald_core::http::auth::is_public;
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::schema::{Schema, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
@@ -242,17 +242,6 @@ impl Modify for Conventions {
             }
         }
     }
-}
-
-/// The same rule as the auth layer: exact paths, and prefixes ending in `/`.
-fn is_public(path: &str) -> bool {
-    PUBLIC_PATHS.iter().any(|p| {
-        if p.ends_with('/') {
-            path.starts_with(p)
-        } else {
-            path == *p
-        }
-    })
 }
 
 fn add_response(op: &mut Operation, status: &str, component: &str) {

@@ -13,7 +13,8 @@ use super::problem::ApiError;
 /// Paths reachable without a token: exact paths and prefixes ending in `/`.
 pub const PUBLIC_PATHS: &[&str] = &["/im/health", "/u/"];
 
-fn is_public(path: &str) -> bool {
+/// Whether `path` is reachable without a token.
+pub fn is_public(path: &str) -> bool {
     PUBLIC_PATHS.iter().any(|p| {
         if p.ends_with('/') {
             path.starts_with(p)
