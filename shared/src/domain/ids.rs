@@ -83,6 +83,16 @@ uuid_id!(
     RuleSetId,
     "rule set id"
 );
+uuid_id!(
+    /// One accepted trigger (an execution of a campaign).
+    ExecutionId,
+    "execution id"
+);
+uuid_id!(
+    /// A scheduled audience execution.
+    ScheduleId,
+    "schedule id"
+);
 
 #[cfg(test)]
 mod tests {

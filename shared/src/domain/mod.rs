@@ -6,12 +6,14 @@ pub mod campaign;
 pub mod channel_config;
 pub mod content;
 pub mod error;
+pub mod execution;
 pub mod ids;
 pub mod lifecycle;
 pub mod profile;
 pub mod review;
 pub mod rules;
 pub mod suppression;
+pub mod trigger;
 
 pub use address::{EmailAddress, PhoneNumber};
 pub use audience::{Audience, AudienceKind, AudienceRule, AudienceSpec};
@@ -24,7 +26,14 @@ pub use content::{
     Content, EmailMessage, LocalizedMessage, Message, PushMessage, SmsMessage, Variant,
 };
 pub use error::{ValidationError, ValidationErrors};
-pub use ids::{AudienceId, CampaignId, ChannelConfigId, ProfileId, RuleSetId};
+pub use execution::{
+    AudienceBatch, CountDelta, CountScope, ExclusionReason, Execution, ExecutionKind,
+    ExecutionStatus, HeldMessage, MessageId, MessageRecord, OutcomeCounts, OutcomeKind,
+    RecipientKey, RecipientWork, ScheduleStatus, ScheduledExecution,
+};
+pub use ids::{
+    AudienceId, CampaignId, ChannelConfigId, ExecutionId, ProfileId, RuleSetId, ScheduleId,
+};
 pub use lifecycle::IllegalTransition;
 pub use profile::{Consent, ConsentValue, Identity, Namespace, Profile, ProfileUpdate, PushToken};
 pub use review::{Finding, ReviewReport};

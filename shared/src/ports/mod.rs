@@ -6,6 +6,15 @@
 
 use std::future::Future;
 
+pub mod delivery;
+pub mod execution;
+
+pub use delivery::{Accepted, Delivery, EmailEnvelope, PushEnvelope, SendError, SmsEnvelope};
+pub use execution::{
+    AcceptanceStore, Begin, CapCounter, CapStore, Claim, CountStore, ExecutionStore,
+    ExecutionStores, HoldStore, MessageStore, RequestKey, ScheduleStore, StoredResponse,
+};
+
 use jiff::Timestamp;
 use serde::Serialize;
 use serde::de::DeserializeOwned;

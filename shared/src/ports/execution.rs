@@ -1,0 +1,245 @@
+//! Ports of the execution side: exactly-once acceptance, executions, messages, counters,
+//! frequency caps, schedules and held (quiet-hours) messages.
+//!
+//! As for the admin ports, every method is one atomic operation and every condition is part of
+//! the write. Time is passed in (`now`), never read by a store; a store never relies on TTL
+//! deletion, because expired items may linger for days (and forever on DynamoDB Local).
+
+use std::future::Future;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::{Page, PageRequest, StoreResult};
+use crate::domain::execution::{CountDelta, CountScope, HeldMessage, ScheduledExecution};
+use crate::domain::{
+    CampaignId, Execution, ExecutionId, MessageId, MessageRecord, OutcomeCounts, OutcomeKind,
+    ScheduleId,
+};
+
+/// The idempotency key of a trigger: `(campaignId, requestId)`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RequestKey {
+    pub campaign_id: CampaignId,
+    pub request_id: String,
+}
+
+/// The first answer to a request, replayed byte for byte to its retries.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredResponse {
+    pub status: u16,
+    /// The response body (JSON text).
+    pub body: String,
+}
+
+/// What [`AcceptanceStore::begin_request`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Begin {
+    /// The caller owns the request now (new, expired, or an abandoned lease taken over).
+    Started,
+    /// Another attempt with the same body is in flight until `lease_until`.
+    InFlight { lease_until: Timestamp },
+    /// The request completed; here is its response.
+    Completed(StoredResponse),
+    /// The key is live with a different body.
+    Mismatch,
+}
+
+pub trait AcceptanceStore: Send + Sync {
+    /// In one conditional write:
+    /// - no record for `key`, or a record with `expires_at <= now` → a new in-flight record
+    ///   `{body_hash, lease_until, expires_at}` → `Started`;
+    /// - a live record with another `body_hash` → `Mismatch` (nothing written);
+    /// - same hash, completed → `Completed(response)`;
+    /// - same hash, in flight, `lease_until > now` → `InFlight`;
+    /// - same hash, in flight, lease expired (its owner died) → taken over with the new lease
+    ///   → `Started`.
+    fn begin_request(
+        &self,
+        key: &RequestKey,
+        body_hash: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+        expires_at: Timestamp,
+    ) -> impl Future<Output = StoreResult<Begin>> + Send;
+    /// Marks the in-flight record (same hash) completed with its response; the expiry stays.
+    fn finish_request(
+        &self,
+        key: &RequestKey,
+        body_hash: &str,
+        response: &StoredResponse,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Deletes an in-flight record with this hash (its work failed before any side effect), so
+    /// a retry starts over. Completed records are never deleted.
+    fn abandon_request(
+        &self,
+        key: &RequestKey,
+        body_hash: &str,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+pub trait ExecutionStore: Send + Sync {
+    /// `Conflict(AlreadyExists)` when the id is taken.
+    fn insert_execution(
+        &self,
+        execution: &Execution,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn get_execution(
+        &self,
+        id: ExecutionId,
+    ) -> impl Future<Output = StoreResult<Option<Execution>>> + Send;
+    /// Replaces the execution if its stored revision is `expected_revision`
+    /// (`Conflict(RevisionMismatch)` otherwise). Counters are separate and untouched.
+    fn update_execution(
+        &self,
+        execution: &Execution,
+        expected_revision: u64,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// What [`MessageStore::claim_message`] found.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Claim {
+    /// The record was written: the caller owns this message.
+    Claimed,
+    /// A message with this id exists already (a retry or a redelivered batch): here it is.
+    Exists(Box<MessageRecord>),
+}
+
+pub trait MessageStore: Send + Sync {
+    /// Writes the record if no message with its id exists.
+    fn claim_message(
+        &self,
+        message: &MessageRecord,
+    ) -> impl Future<Output = StoreResult<Claim>> + Send;
+    /// Replaces the record if its stored outcome is `expected` (`Conflict(RevisionMismatch)`
+    /// otherwise, also when it does not exist). When the new record has a
+    /// `provider_message_id`, it becomes findable by it.
+    fn update_message(
+        &self,
+        message: &MessageRecord,
+        expected: OutcomeKind,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn get_message(
+        &self,
+        id: &MessageId,
+    ) -> impl Future<Output = StoreResult<Option<MessageRecord>>> + Send;
+    /// An execution's messages in message-id order.
+    fn list_messages(
+        &self,
+        execution: ExecutionId,
+        page: &PageRequest,
+    ) -> impl Future<Output = StoreResult<Page<MessageRecord>>> + Send;
+    /// The message a provider (SES/SNS) message id belongs to, for feedback events.
+    fn find_message_by_provider_id(
+        &self,
+        provider_message_id: &str,
+    ) -> impl Future<Output = StoreResult<Option<MessageRecord>>> + Send;
+}
+
+pub trait CountStore: Send + Sync {
+    /// Adds the delta to the scope's counters atomically (counters start at zero).
+    fn add_counts(
+        &self,
+        scope: CountScope,
+        delta: &CountDelta,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn get_counts(
+        &self,
+        scope: CountScope,
+    ) -> impl Future<Output = StoreResult<OutcomeCounts>> + Send;
+}
+
+/// One frequency-cap counter: a fixed window (`key` names recipient, channel scope, period
+/// and window start) that holds at most `limit` and ends at `expires_at`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CapCounter {
+    pub key: String,
+    pub limit: u32,
+    pub expires_at: Timestamp,
+}
+
+pub trait CapStore: Send + Sync {
+    /// In one atomic write, increments every counter by one if each stays within its limit.
+    /// When one is full, nothing changes and its index in `counters` is returned. A counter
+    /// whose `expires_at <= now` counts as zero (it is a new window).
+    fn increment_within(
+        &self,
+        counters: &[CapCounter],
+        now: Timestamp,
+    ) -> impl Future<Output = StoreResult<Option<usize>>> + Send;
+    /// Takes one back from each counter (a claimed message that was not sent after all).
+    fn decrement(&self, counters: &[CapCounter]) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+pub trait ScheduleStore: Send + Sync {
+    /// `Conflict(AlreadyExists)` when the id is taken.
+    fn insert_schedule(
+        &self,
+        schedule: &ScheduledExecution,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn get_schedule(
+        &self,
+        id: ScheduleId,
+    ) -> impl Future<Output = StoreResult<Option<ScheduledExecution>>> + Send;
+    /// `Scheduled` → `Cancelled`; returns false (and changes nothing) when it is not `Scheduled`.
+    fn cancel_schedule(
+        &self,
+        id: ScheduleId,
+        now: Timestamp,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Schedules still `Scheduled` with `execute_at <= now`, earliest first, at most `limit`.
+    fn due_schedules(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<ScheduledExecution>>> + Send;
+    /// `Scheduled` → `Triggered` with the execution it started; false when it is no longer
+    /// `Scheduled` (cancelled, or triggered by another tick).
+    fn mark_triggered(
+        &self,
+        id: ScheduleId,
+        execution: ExecutionId,
+        now: Timestamp,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+}
+
+pub trait HoldStore: Send + Sync {
+    /// Holds a message until its `release_at` (replacing a hold of the same message id).
+    fn hold(&self, message: &HeldMessage) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Held messages with `release_at <= now`, earliest first, at most `limit`.
+    fn due_held(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<HeldMessage>>> + Send;
+    /// Removes a hold; false when it was gone already (another tick released it).
+    fn release(&self, id: &MessageId) -> impl Future<Output = StoreResult<bool>> + Send;
+}
+
+/// Everything the execution side stores.
+pub trait ExecutionStores:
+    AcceptanceStore
+    + ExecutionStore
+    + MessageStore
+    + CountStore
+    + CapStore
+    + ScheduleStore
+    + HoldStore
+    + Clone
+    + 'static
+{
+}
+
+impl<T> ExecutionStores for T where
+    T: AcceptanceStore
+        + ExecutionStore
+        + MessageStore
+        + CountStore
+        + CapStore
+        + ScheduleStore
+        + HoldStore
+        + Clone
+        + 'static
+{
+}
