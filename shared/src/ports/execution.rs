@@ -35,8 +35,11 @@ pub struct StoredResponse {
 /// What [`AcceptanceStore::begin_request`] found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Begin {
-    /// The caller owns the request now (new, expired, or an abandoned lease taken over).
-    Started,
+    /// The caller owns the request now (new, expired, or an abandoned lease taken over), and
+    /// runs it as this execution: the `new_execution` given for a new record, the stored one
+    /// for a taken-over lease (so message ids, derived from it, stay the same and nothing is
+    /// sent twice).
+    Started { execution_id: ExecutionId },
     /// Another attempt with the same body is in flight until `lease_until`.
     InFlight { lease_until: Timestamp },
     /// The request completed; here is its response.
@@ -48,16 +51,17 @@ pub enum Begin {
 pub trait AcceptanceStore: Send + Sync {
     /// In one conditional write:
     /// - no record for `key`, or a record with `expires_at <= now` → a new in-flight record
-    ///   `{body_hash, lease_until, expires_at}` → `Started`;
+    ///   `{body_hash, execution_id: new_execution, lease_until, expires_at}` → `Started`;
     /// - a live record with another `body_hash` → `Mismatch` (nothing written);
     /// - same hash, completed → `Completed(response)`;
     /// - same hash, in flight, `lease_until > now` → `InFlight`;
     /// - same hash, in flight, lease expired (its owner died) → taken over with the new lease
-    ///   → `Started`.
+    ///   → `Started` with the STORED execution id.
     fn begin_request(
         &self,
         key: &RequestKey,
         body_hash: &str,
+        new_execution: ExecutionId,
         now: Timestamp,
         lease_until: Timestamp,
         expires_at: Timestamp,
