@@ -327,6 +327,7 @@ fn spec(name: &str) -> CampaignSpec {
         },
         rate_limit: Some(100),
         high_throughput: false,
+        create_profiles: false,
         rule_set_id: Some(RuleSetId::new()),
     }
 }

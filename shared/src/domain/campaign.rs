@@ -154,6 +154,11 @@ pub struct CampaignSpec {
     /// Transactional only: personalization from the trigger's context alone, no profile lookup.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub high_throughput: bool,
+    /// Create a profile when an `aep` recipient names an identity Herald does not know (AJO's
+    /// "profile creation at campaign execution"); otherwise such a recipient is excluded
+    /// `NoProfile`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub create_profiles: bool,
     /// Marketing only: frequency caps and quiet hours.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule_set_id: Option<RuleSetId>,

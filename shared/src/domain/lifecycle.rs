@@ -323,6 +323,7 @@ mod tests {
             schedule: Schedule::default(),
             rate_limit: None,
             high_throughput: false,
+            create_profiles: false,
             rule_set_id: None,
         }
     }
