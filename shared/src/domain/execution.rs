@@ -317,9 +317,13 @@ pub struct MessageRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
     pub outcome: OutcomeKind,
-    /// Exclusion reason code, failure reason or feedback detail.
+    /// Exclusion reason code (`Suppressed`…), or the outcome's cause (`Throttled`, a bounce
+    /// type…).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Human-readable detail: what exactly was missing, the provider's message…
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_message_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -79,7 +79,9 @@ impl QuietHours {
         } else {
             today_end.checked_add(jiff::Span::new().days(1)).ok()?
         };
-        end.to_zoned_datetime(tz.clone()).ok().map(|z| z.timestamp())
+        end.to_zoned_datetime(tz.clone())
+            .ok()
+            .map(|z| z.timestamp())
     }
 
     /// The time zone for a recipient: theirs, else the rule's default, else UTC.
@@ -116,18 +118,24 @@ impl CapPeriod {
             }
             CapPeriod::Week => {
                 let monday = date
-                    .checked_sub(jiff::Span::new().days(i64::from(date.weekday().to_monday_zero_offset())))
+                    .checked_sub(
+                        jiff::Span::new().days(i64::from(date.weekday().to_monday_zero_offset())),
+                    )
                     .unwrap_or(date);
                 let s = monday.to_datetime(jiff::civil::Time::midnight());
                 (s, s.checked_add(jiff::Span::new().weeks(1)))
             }
             CapPeriod::Month => {
-                let s = date.first_of_month().to_datetime(jiff::civil::Time::midnight());
+                let s = date
+                    .first_of_month()
+                    .to_datetime(jiff::civil::Time::midnight());
                 (s, s.checked_add(jiff::Span::new().months(1)))
             }
         };
         let to_ts = |dt: jiff::civil::DateTime| {
-            dt.to_zoned_datetime(jiff::tz::TimeZone::UTC).map(|z| z.timestamp()).unwrap_or(now)
+            dt.to_zoned_datetime(jiff::tz::TimeZone::UTC)
+                .map(|z| z.timestamp())
+                .unwrap_or(now)
         };
         let start_ts = to_ts(start);
         let end_ts = end.map(to_ts).unwrap_or(Timestamp::MAX);
@@ -142,7 +150,14 @@ impl FrequencyCap {
     pub fn counter(&self, recipient: &str, now: Timestamp) -> (String, Timestamp) {
         let (start, end) = self.period.window(now);
         let scope = self.channel.map(|c| c.as_str()).unwrap_or("all");
-        (format!("{recipient}|{scope}|{}|{}", self.period.as_str(), start.as_second()), end)
+        (
+            format!(
+                "{recipient}|{scope}|{}|{}",
+                self.period.as_str(),
+                start.as_second()
+            ),
+            end,
+        )
     }
 }
 
@@ -250,9 +265,15 @@ mod window_tests {
         };
         let paris = jiff::tz::TimeZone::get("Europe/Paris").unwrap();
         // 22:30 in Paris (UTC+1 in January) → released at 08:00 Paris the next day.
-        assert_eq!(q.release_at(ts("2026-01-10T21:30:00Z"), &paris), Some(ts("2026-01-11T07:00:00Z")));
+        assert_eq!(
+            q.release_at(ts("2026-01-10T21:30:00Z"), &paris),
+            Some(ts("2026-01-11T07:00:00Z"))
+        );
         // 06:00 in Paris → released at 08:00 the same day.
-        assert_eq!(q.release_at(ts("2026-01-10T05:00:00Z"), &paris), Some(ts("2026-01-10T07:00:00Z")));
+        assert_eq!(
+            q.release_at(ts("2026-01-10T05:00:00Z"), &paris),
+            Some(ts("2026-01-10T07:00:00Z"))
+        );
         // Noon → not quiet.
         assert_eq!(q.release_at(ts("2026-01-10T11:00:00Z"), &paris), None);
         assert_eq!(q.zone_for(Some("Nowhere/Land")), jiff::tz::TimeZone::UTC);
@@ -261,11 +282,27 @@ mod window_tests {
     #[test]
     fn cap_windows_are_fixed_utc_periods_and_keys_change_with_the_window() {
         let now = ts("2026-03-11T15:42:00Z"); // a Wednesday
-        assert_eq!(CapPeriod::Hour.window(now), (ts("2026-03-11T15:00:00Z"), ts("2026-03-11T16:00:00Z")));
-        assert_eq!(CapPeriod::Day.window(now), (ts("2026-03-11T00:00:00Z"), ts("2026-03-12T00:00:00Z")));
-        assert_eq!(CapPeriod::Week.window(now), (ts("2026-03-09T00:00:00Z"), ts("2026-03-16T00:00:00Z")));
-        assert_eq!(CapPeriod::Month.window(now), (ts("2026-03-01T00:00:00Z"), ts("2026-04-01T00:00:00Z")));
-        let cap = FrequencyCap { channel: None, limit: 2, period: CapPeriod::Day };
+        assert_eq!(
+            CapPeriod::Hour.window(now),
+            (ts("2026-03-11T15:00:00Z"), ts("2026-03-11T16:00:00Z"))
+        );
+        assert_eq!(
+            CapPeriod::Day.window(now),
+            (ts("2026-03-11T00:00:00Z"), ts("2026-03-12T00:00:00Z"))
+        );
+        assert_eq!(
+            CapPeriod::Week.window(now),
+            (ts("2026-03-09T00:00:00Z"), ts("2026-03-16T00:00:00Z"))
+        );
+        assert_eq!(
+            CapPeriod::Month.window(now),
+            (ts("2026-03-01T00:00:00Z"), ts("2026-04-01T00:00:00Z"))
+        );
+        let cap = FrequencyCap {
+            channel: None,
+            limit: 2,
+            period: CapPeriod::Day,
+        };
         let (k1, end) = cap.counter("p1", now);
         let (k2, _) = cap.counter("p1", ts("2026-03-12T00:00:01Z"));
         assert_ne!(k1, k2);

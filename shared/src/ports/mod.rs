@@ -9,7 +9,10 @@ use std::future::Future;
 pub mod delivery;
 pub mod execution;
 
-pub use delivery::{Accepted, Delivery, EmailEnvelope, PushEnvelope, SendError, SmsEnvelope};
+pub use delivery::{
+    Accepted, Delivery, EmailEnvelope, EmailSender, PushEnvelope, PushSender, SendError,
+    SmsEnvelope, SmsSender,
+};
 pub use execution::{
     AcceptanceStore, Begin, CapCounter, CapStore, Claim, CountStore, ExecutionStore,
     ExecutionStores, HoldStore, MessageStore, RequestKey, ScheduleStore, StoredResponse,

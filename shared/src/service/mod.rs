@@ -6,6 +6,7 @@ use crate::ports::{Clock, Store};
 use crate::render::TemplateCache;
 
 mod audiences;
+pub mod trigger;
 mod campaigns;
 mod config;
 pub mod error;

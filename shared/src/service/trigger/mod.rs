@@ -1,0 +1,539 @@
+//! The trigger use cases: accept a trigger exactly once, run each recipient through the
+//! eligibility pipeline ([`pipeline`]), deliver, and record every outcome.
+//!
+//! Acceptance (DESIGN §3): a trigger is accepted once per `(campaignId, requestId)` for 24 h. A
+//! retry of a completed request replays the first response byte for byte; a duplicate while
+//! the first is in flight gets 409 with `Retry-After`; the same requestId with another body gets
+//! 422. A crashed attempt leaves its lease to expire; the retry after it takes the request over
+//! and resumes the same execution, and the deterministic message ids make sure nobody is sent
+//! twice.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::domain::execution::CountScope;
+use crate::domain::trigger::UnitaryRequest;
+use crate::domain::{
+    Campaign, CampaignId, CampaignStatus, CampaignType, CampaignVersion, ChannelConfig, CountDelta,
+    Execution, ExecutionId, ExecutionKind, ExecutionStatus, MessageRecord, OutcomeCounts,
+    RecipientWork, RuleSet, ValidationErrors,
+};
+use crate::ports::{
+    Begin, Clock, Delivery, ExecutionStores, Page, PageRequest, RequestKey, Store, StoreError,
+    StoredResponse,
+};
+use crate::render::{CompiledCampaign, TemplateCache};
+
+mod address;
+mod pipeline;
+
+/// Deployment settings of the trigger side.
+#[derive(Clone, Debug)]
+pub struct TriggerConfig {
+    /// Who executions are created by (AJO `createdBy`).
+    pub created_by: String,
+    /// Marketing messages to profiles that never gave or refused consent: send (AJO's default)
+    /// or exclude `ConsentMissing`.
+    pub require_consent: bool,
+    /// How long an acceptance is remembered.
+    pub acceptance_ttl: SignedDuration,
+    /// How long an in-flight attempt owns its request before a retry may take it over.
+    pub lease: SignedDuration,
+    /// Provider throttling: attempts before a message is held for a later retry, and the first
+    /// back-off (doubled each attempt).
+    pub throttle_attempts: u32,
+    pub throttle_backoff: Duration,
+    /// Recipients of one call processed at once.
+    pub concurrency: usize,
+}
+
+impl Default for TriggerConfig {
+    fn default() -> Self {
+        Self {
+            created_by: "herald".into(),
+            require_consent: false,
+            acceptance_ttl: SignedDuration::from_hours(24),
+            lease: SignedDuration::from_secs(60),
+            throttle_attempts: 5,
+            throttle_backoff: Duration::from_millis(200),
+            concurrency: 8,
+        }
+    }
+}
+
+/// Why a trigger was not accepted. Each has a stable code and an HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum TriggerError {
+    #[error("{0}")]
+    Invalid(#[from] ValidationErrors),
+    #[error("campaign {0} does not exist")]
+    CampaignNotFound(String),
+    #[error("campaign {id} is {status}, not live; activate it first")]
+    CampaignNotLive {
+        id: CampaignId,
+        status: CampaignStatus,
+    },
+    #[error("campaign {id} runs {window}; it cannot be triggered now")]
+    OutsideSchedule { id: CampaignId, window: String },
+    #[error("{0}")]
+    WrongKind(String),
+    #[error("request {request_id} is being processed; retry after {retry_after_secs} s")]
+    InFlight {
+        request_id: String,
+        retry_after_secs: u64,
+    },
+    #[error(
+        "request {0} was already accepted with a different body; use a new requestId for a new trigger"
+    )]
+    BodyMismatch(String),
+    #[error("execution {0} does not exist")]
+    ExecutionNotFound(String),
+    #[error("storage failed")]
+    Store(#[from] StoreError),
+}
+
+impl TriggerError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Invalid(_) => "invalid-request",
+            Self::CampaignNotFound(_) => "campaign-not-found",
+            Self::CampaignNotLive { .. } => "campaign-not-live",
+            Self::OutsideSchedule { .. } => "campaign-outside-schedule",
+            Self::WrongKind(_) => "wrong-execution-kind",
+            Self::InFlight { .. } => "request-in-flight",
+            Self::BodyMismatch(_) => "request-id-reused",
+            Self::ExecutionNotFound(_) => "execution-not-found",
+            Self::Store(_) => "internal-error",
+        }
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Invalid(_) | Self::WrongKind(_) => 400,
+            Self::CampaignNotFound(_) | Self::ExecutionNotFound(_) => 404,
+            Self::CampaignNotLive { .. } | Self::OutsideSchedule { .. } | Self::InFlight { .. } => {
+                409
+            }
+            Self::BodyMismatch(_) => 422,
+            Self::Store(_) => 500,
+        }
+    }
+}
+
+/// The answer to a trigger: the status and exact body to send, and whether it is a replay.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TriggerReply {
+    pub status: u16,
+    pub body: String,
+    pub replayed: bool,
+}
+
+/// AJO's execution response.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionResponse {
+    pub execution_id: ExecutionId,
+    pub request_id: String,
+    pub created_at: Timestamp,
+    pub created_by: String,
+    pub modified_at: Timestamp,
+    pub modified_by: String,
+}
+
+/// An execution with its live counts (Herald's `GET` views).
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionView {
+    pub execution_id: ExecutionId,
+    pub campaign_id: CampaignId,
+    pub campaign_version: u32,
+    pub kind: ExecutionKind,
+    pub request_id: String,
+    pub status: ExecutionStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audience_id: Option<crate::domain::AudienceId>,
+    pub created_at: Timestamp,
+    pub modified_at: Timestamp,
+    pub counts: OutcomeCounts,
+}
+
+/// Everything the pipeline needs about the campaign version being executed, loaded once per
+/// execution.
+pub(crate) struct CampaignCtx {
+    pub campaign: Campaign,
+    pub version: CampaignVersion,
+    pub compiled: Arc<CompiledCampaign>,
+    pub channel_config: Option<ChannelConfig>,
+    pub rule_set: Option<RuleSet>,
+    pub campaign_data: serde_json::Value,
+}
+
+pub struct TriggerService<S, D, C> {
+    store: S,
+    delivery: D,
+    clock: C,
+    templates: Arc<TemplateCache>,
+    config: TriggerConfig,
+}
+
+/// sha256 of the canonical JSON of a request: the same request re-serialized gives the same
+/// hash whatever its whitespace or key order.
+fn body_hash(value: &impl Serialize) -> String {
+    let bytes = serde_json::to_vec(value).unwrap_or_default();
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl<S, D, C> TriggerService<S, D, C>
+where
+    S: Store + ExecutionStores,
+    D: Delivery,
+    C: Clock,
+{
+    pub fn new(
+        store: S,
+        delivery: D,
+        clock: C,
+        templates: Arc<TemplateCache>,
+        config: TriggerConfig,
+    ) -> Self {
+        Self {
+            store,
+            delivery,
+            clock,
+            templates,
+            config,
+        }
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Loads a live campaign version for an execution of `kind`, refusing campaigns that are
+    /// unknown, not live, outside their window or of the wrong kind.
+    async fn campaign_for(
+        &self,
+        campaign_id: &str,
+        kind: ExecutionKind,
+    ) -> Result<CampaignCtx, TriggerError> {
+        let id: CampaignId = campaign_id
+            .parse()
+            .map_err(|_| TriggerError::CampaignNotFound(format!("{campaign_id:?}")))?;
+        let campaign = self
+            .store
+            .get_campaign(id)
+            .await?
+            .ok_or_else(|| TriggerError::CampaignNotFound(id.to_string()))?;
+        let (CampaignStatus::Live, Some(n)) = (campaign.status, campaign.live_version) else {
+            return Err(TriggerError::CampaignNotLive {
+                id,
+                status: campaign.status,
+            });
+        };
+        let version = self
+            .store
+            .get_campaign_version(id, n)
+            .await?
+            .ok_or_else(|| TriggerError::CampaignNotFound(format!("{id} v{n}")))?;
+        let spec = &version.spec;
+        let now = self.clock.now();
+        if !spec.schedule.contains(now) {
+            let window = match (spec.schedule.start_at, spec.schedule.end_at) {
+                (Some(s), Some(e)) => format!("from {s} to {e}"),
+                (Some(s), None) => format!("from {s}"),
+                (None, Some(e)) => format!("until {e}"),
+                (None, None) => "always".into(),
+            };
+            return Err(TriggerError::OutsideSchedule { id, window });
+        }
+        match kind {
+            ExecutionKind::HighThroughput if !spec.high_throughput => {
+                return Err(TriggerError::WrongKind(format!(
+                    "campaign {id} is not a high-throughput campaign; trigger it with /im/executions/unitary"
+                )));
+            }
+            ExecutionKind::Unitary if spec.high_throughput => {
+                return Err(TriggerError::WrongKind(format!(
+                    "campaign {id} is a high-throughput campaign; trigger it with /im/executions/highthroughput"
+                )));
+            }
+            ExecutionKind::Audience if spec.campaign_type != CampaignType::Marketing => {
+                return Err(TriggerError::WrongKind(format!(
+                    "campaign {id} is transactional; audience executions are for marketing campaigns (use /im/executions/unitary)"
+                )));
+            }
+            _ => {}
+        }
+        let compiled = self
+            .templates
+            .get_or_compile(&version)
+            .map_err(|findings| {
+                // An activated version passed review, so this means a template engine change broke it.
+                TriggerError::Invalid(ValidationErrors(
+                    findings
+                        .into_iter()
+                        .map(|f| crate::domain::ValidationError::new(f.field, f.message))
+                        .collect(),
+                ))
+            })?;
+        let channel_config = match spec.channel_config_id {
+            Some(cid) => {
+                self.store
+                    .get_record::<ChannelConfig>(&cid.to_string())
+                    .await?
+            }
+            None => None,
+        };
+        let rule_set = match spec.rule_set_id {
+            Some(rid) => self.store.get_record::<RuleSet>(&rid.to_string()).await?,
+            None => None,
+        };
+        let campaign_data = crate::render::campaign_data(&version);
+        Ok(CampaignCtx {
+            campaign,
+            version,
+            compiled,
+            channel_config,
+            rule_set,
+            campaign_data,
+        })
+    }
+
+    /// `POST /im/executions/unitary` (or `/highthroughput` with `kind = HighThroughput`).
+    pub async fn trigger_unitary(
+        &self,
+        request: UnitaryRequest,
+        kind: ExecutionKind,
+    ) -> Result<TriggerReply, TriggerError> {
+        request.validate(kind == ExecutionKind::HighThroughput)?;
+        let ctx = self.campaign_for(&request.campaign_id, kind).await?;
+        let key = RequestKey {
+            campaign_id: ctx.campaign.id,
+            request_id: request.request_id.clone(),
+        };
+        let hash = body_hash(&request);
+        let now = self.clock.now();
+        let lease_until = now.saturating_add(self.config.lease).unwrap_or(now);
+        let expires_at = now
+            .saturating_add(self.config.acceptance_ttl)
+            .unwrap_or(now);
+        let execution_id = match self
+            .store
+            .begin_request(
+                &key,
+                &hash,
+                ExecutionId::new(),
+                now,
+                lease_until,
+                expires_at,
+            )
+            .await?
+        {
+            Begin::Started { execution_id } => execution_id,
+            Begin::Completed(stored) => {
+                return Ok(TriggerReply {
+                    status: stored.status,
+                    body: stored.body,
+                    replayed: true,
+                });
+            }
+            Begin::InFlight { lease_until } => {
+                let secs = lease_until.duration_since(now).as_secs().max(1) as u64;
+                return Err(TriggerError::InFlight {
+                    request_id: request.request_id,
+                    retry_after_secs: secs,
+                });
+            }
+            Begin::Mismatch => return Err(TriggerError::BodyMismatch(request.request_id)),
+        };
+        let execution = self
+            .open_execution(&ctx, execution_id, kind, &request, now)
+            .await?;
+        let works: Vec<RecipientWork> = request
+            .recipients
+            .iter()
+            .map(|r| RecipientWork {
+                execution_id,
+                campaign_id: ctx.campaign.id,
+                campaign_version: ctx.version.version,
+                recipient: r.clone(),
+                request_context: request.context.clone().unwrap_or_default(),
+            })
+            .collect();
+        self.process_all(&ctx, &works).await?;
+        let finished = self.close_execution(execution).await?;
+        let response = ExecutionResponse {
+            execution_id,
+            request_id: request.request_id.clone(),
+            created_at: finished.created_at,
+            created_by: finished.created_by.clone(),
+            modified_at: finished.modified_at,
+            modified_by: finished.created_by.clone(),
+        };
+        let body =
+            serde_json::to_string(&response).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let stored = StoredResponse {
+            status: 202,
+            body: body.clone(),
+        };
+        self.store.finish_request(&key, &hash, &stored).await?;
+        Ok(TriggerReply {
+            status: 202,
+            body,
+            replayed: false,
+        })
+    }
+
+    /// Inserts the execution (or finds it again when a retry resumes it) and counts its targets.
+    async fn open_execution(
+        &self,
+        ctx: &CampaignCtx,
+        id: ExecutionId,
+        kind: ExecutionKind,
+        request: &UnitaryRequest,
+        now: Timestamp,
+    ) -> Result<Execution, TriggerError> {
+        if let Some(existing) = self.store.get_execution(id).await? {
+            return Ok(existing);
+        }
+        let execution = Execution {
+            id,
+            kind,
+            campaign_id: ctx.campaign.id,
+            campaign_version: ctx.version.version,
+            request_id: request.request_id.clone(),
+            audience_id: None,
+            status: ExecutionStatus::InProgress,
+            context: serde_json::Value::Null,
+            created_at: now,
+            created_by: self.config.created_by.clone(),
+            modified_at: now,
+            plan_cursor: None,
+            revision: 1,
+        };
+        match self.store.insert_execution(&execution).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => {
+                return self
+                    .store
+                    .get_execution(id)
+                    .await?
+                    .ok_or_else(|| TriggerError::ExecutionNotFound(id.to_string()));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let targeted = CountDelta(vec![("targeted".into(), request.recipients.len() as i64)]);
+        self.count(ctx.campaign.id, ctx.version.version, id, &targeted)
+            .await?;
+        Ok(execution)
+    }
+
+    async fn close_execution(&self, mut execution: Execution) -> Result<Execution, TriggerError> {
+        if execution.status != ExecutionStatus::InProgress {
+            return Ok(execution);
+        }
+        let expected = execution.revision;
+        execution.status = ExecutionStatus::Succeeded;
+        execution.modified_at = self.clock.now();
+        execution.revision += 1;
+        match self.store.update_execution(&execution, expected).await {
+            Ok(()) => Ok(execution),
+            // Someone else (a resumed attempt) closed it: read what they wrote.
+            Err(StoreError::Conflict(_)) => self
+                .store
+                .get_execution(execution.id)
+                .await?
+                .ok_or_else(|| TriggerError::ExecutionNotFound(execution.id.to_string())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Adds a delta to an execution's counters and its campaign version's report.
+    pub(crate) async fn count(
+        &self,
+        campaign: CampaignId,
+        version: u32,
+        execution: ExecutionId,
+        delta: &CountDelta,
+    ) -> Result<(), StoreError> {
+        if delta.is_empty() {
+            return Ok(());
+        }
+        self.store
+            .add_counts(CountScope::Execution(execution), delta)
+            .await?;
+        self.store
+            .add_counts(CountScope::CampaignVersion(campaign, version), delta)
+            .await
+    }
+
+    /// Runs every recipient through the pipeline, a few at a time.
+    async fn process_all(
+        &self,
+        ctx: &CampaignCtx,
+        works: &[RecipientWork],
+    ) -> Result<Vec<MessageRecord>, TriggerError> {
+        use futures_util::stream::{FuturesOrdered, StreamExt};
+        let mut records = Vec::with_capacity(works.len());
+        for chunk in works.chunks(self.config.concurrency.max(1)) {
+            let mut running = FuturesOrdered::new();
+            for work in chunk {
+                running.push_back(self.process(ctx, work));
+            }
+            while let Some(record) = running.next().await {
+                records.push(record?);
+            }
+        }
+        Ok(records)
+    }
+
+    /// An execution with its counts.
+    pub async fn execution(&self, id: &str) -> Result<ExecutionView, TriggerError> {
+        let eid: ExecutionId = id
+            .parse()
+            .map_err(|_| TriggerError::ExecutionNotFound(format!("{id:?}")))?;
+        let e = self
+            .store
+            .get_execution(eid)
+            .await?
+            .ok_or_else(|| TriggerError::ExecutionNotFound(eid.to_string()))?;
+        let counts = self.store.get_counts(CountScope::Execution(eid)).await?;
+        Ok(ExecutionView {
+            execution_id: e.id,
+            campaign_id: e.campaign_id,
+            campaign_version: e.campaign_version,
+            kind: e.kind,
+            request_id: e.request_id,
+            status: e.status,
+            audience_id: e.audience_id,
+            created_at: e.created_at,
+            modified_at: e.modified_at,
+            counts,
+        })
+    }
+
+    /// One page of an execution's messages.
+    pub async fn messages(
+        &self,
+        id: &str,
+        page: &PageRequest,
+    ) -> Result<Page<MessageRecord>, TriggerError> {
+        let eid: ExecutionId = id
+            .parse()
+            .map_err(|_| TriggerError::ExecutionNotFound(format!("{id:?}")))?;
+        if self.store.get_execution(eid).await?.is_none() {
+            return Err(TriggerError::ExecutionNotFound(eid.to_string()));
+        }
+        Ok(self.store.list_messages(eid, page).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,656 @@
+//! One recipient through the pipeline (DESIGN §3):
+//!
+//! resolve the recipient (profile by namespace + userId, or the trigger's own data) → a valid
+//! address → not suppressed → marketing only: consent, quiet hours → render → claim the message
+//! id with a conditional write → marketing only: frequency caps → send (throttling retried with
+//! back-off) → record the outcome. Every exclusion is recorded with its reason code.
+
+use jiff::Timestamp;
+
+use super::address::{self, Address};
+use super::{CampaignCtx, TriggerService};
+use crate::domain::channel_config::ChannelSettings;
+use crate::domain::execution::{CountDelta, HeldMessage};
+use crate::domain::profile::Identity;
+use crate::domain::rules::QuietAction;
+use crate::domain::trigger::RecipientType;
+use crate::domain::{
+    CampaignType, Channel, ExclusionReason, MessageId, MessageRecord, OutcomeKind, Profile,
+    ProfileId, RecipientKey, RecipientWork, Suppression, SuppressionReason,
+};
+use crate::ports::delivery::{ListUnsubscribe, MessageTags};
+use crate::ports::{
+    Accepted, CapCounter, Claim, Clock, Conflict, Delivery, EmailEnvelope, ExecutionStores,
+    PushEnvelope, SendError, SmsEnvelope, Store, StoreError,
+};
+use crate::render::{RenderInput, Rendered, RenderedMessage, Selection, variant_bucket};
+
+/// What the checks decided for a recipient.
+enum Decision {
+    Exclude(ExclusionReason, String),
+    Hold(Timestamp),
+    Send(Box<Outgoing>),
+}
+
+/// A rendered message ready for its provider.
+struct Outgoing {
+    address: Address,
+    rendered: Rendered,
+    /// Marketing: the frequency-cap counters to take when it is sent.
+    caps: Vec<CapCounter>,
+}
+
+/// How the record of this message is written: claimed fresh, or moved on from `queued`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    New,
+    Queued,
+}
+
+impl<S, D, C> TriggerService<S, D, C>
+where
+    S: Store + ExecutionStores,
+    D: Delivery,
+    C: Clock,
+{
+    /// Runs one recipient through the pipeline and returns their message record. Safe to run
+    /// again for the same work: the deterministic message id finds the first record.
+    pub(crate) async fn process(
+        &self,
+        ctx: &CampaignCtx,
+        work: &RecipientWork,
+    ) -> Result<MessageRecord, StoreError> {
+        let channel = ctx.version.spec.channel;
+        let key = RecipientKey {
+            namespace: work.recipient.namespace.to_ascii_lowercase(),
+            user_id: work.recipient.user_id.clone(),
+        };
+        let id = MessageId::derive(work.execution_id, &key, channel);
+        if let Some(existing) = self.store.get_message(&id).await? {
+            return Ok(existing);
+        }
+        let now = self.clock.now();
+        let record = MessageRecord {
+            id,
+            execution_id: work.execution_id,
+            campaign_id: work.campaign_id,
+            campaign_version: work.campaign_version,
+            channel,
+            recipient: key,
+            address: None,
+            outcome: OutcomeKind::Pending,
+            reason: None,
+            detail: None,
+            provider_message_id: None,
+            variant: None,
+            locale: None,
+            rules_bypassed: ctx.version.spec.campaign_type == CampaignType::Transactional,
+            release_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        self.run(ctx, work, record, Slot::New, now).await
+    }
+
+    /// Releases held messages that are due: each runs through the pipeline again (consent and
+    /// suppression may have changed), without the quiet-hours check.
+    pub(crate) async fn release(
+        &self,
+        ctx: &CampaignCtx,
+        held: &HeldMessage,
+    ) -> Result<MessageRecord, StoreError> {
+        let now = self.clock.now();
+        match self.store.get_message(&held.message_id).await? {
+            Some(record) if record.outcome == OutcomeKind::Queued => {
+                self.run(ctx, &held.work, record, Slot::Queued, now).await
+            }
+            Some(record) => Ok(record),
+            None => self.process(ctx, &held.work).await,
+        }
+    }
+
+    async fn run(
+        &self,
+        ctx: &CampaignCtx,
+        work: &RecipientWork,
+        mut record: MessageRecord,
+        slot: Slot,
+        now: Timestamp,
+    ) -> Result<MessageRecord, StoreError> {
+        let decision = self.decide(ctx, work, &mut record, slot, now).await?;
+        record.updated_at = now;
+        match decision {
+            Decision::Exclude(reason, detail) => {
+                record.outcome = OutcomeKind::Excluded;
+                record.reason = Some(reason.as_str().into());
+                record.detail = Some(detail);
+                record.release_at = None;
+                self.write(ctx, record, slot, CountDelta::excluded(reason))
+                    .await
+            }
+            Decision::Hold(release_at) => {
+                // Hold first: a crash between the two leaves a hold without a record, which the
+                // release handles; the other order could lose the message.
+                self.store
+                    .hold(&HeldMessage {
+                        message_id: record.id.clone(),
+                        release_at,
+                        work: work.clone(),
+                    })
+                    .await?;
+                record.outcome = OutcomeKind::Queued;
+                record.reason = Some("QuietHours".into());
+                record.detail = Some(format!("quiet hours: held until {release_at}"));
+                record.release_at = Some(release_at);
+                if slot == Slot::Queued {
+                    return Ok(record);
+                }
+                self.write(ctx, record, slot, CountDelta::one("queued"))
+                    .await
+            }
+            Decision::Send(outgoing) => self.send(ctx, work, record, slot, *outgoing).await,
+        }
+    }
+
+    /// Writes the record (a new claim, or a transition from `queued`) and counts it. When
+    /// someone else wrote it first, their record is returned and nothing is counted.
+    async fn write(
+        &self,
+        ctx: &CampaignCtx,
+        record: MessageRecord,
+        slot: Slot,
+        delta: CountDelta,
+    ) -> Result<MessageRecord, StoreError> {
+        let delta = match slot {
+            Slot::New => match self.store.claim_message(&record).await? {
+                Claim::Claimed => delta,
+                Claim::Exists(existing) => return Ok(*existing),
+            },
+            Slot::Queued => match self
+                .store
+                .update_message(&record, OutcomeKind::Queued)
+                .await
+            {
+                Ok(()) => CountDelta(vec![("queued".into(), -1)]).plus(delta),
+                Err(StoreError::Conflict(_)) => {
+                    return self
+                        .store
+                        .get_message(&record.id)
+                        .await?
+                        .ok_or(StoreError::Conflict(Conflict::RevisionMismatch));
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        self.count(
+            ctx.campaign.id,
+            ctx.version.version,
+            record.execution_id,
+            &delta,
+        )
+        .await?;
+        Ok(record)
+    }
+
+    /// Moves a claimed (`pending`) record to its outcome and counts it.
+    async fn settle(
+        &self,
+        ctx: &CampaignCtx,
+        record: MessageRecord,
+        delta: CountDelta,
+    ) -> Result<MessageRecord, StoreError> {
+        self.store
+            .update_message(&record, OutcomeKind::Pending)
+            .await?;
+        self.count(
+            ctx.campaign.id,
+            ctx.version.version,
+            record.execution_id,
+            &delta,
+        )
+        .await?;
+        Ok(record)
+    }
+
+    /// The checks before anything is written: profile, address, suppression, consent, quiet
+    /// hours, rendering.
+    async fn decide(
+        &self,
+        ctx: &CampaignCtx,
+        work: &RecipientWork,
+        record: &mut MessageRecord,
+        slot: Slot,
+        now: Timestamp,
+    ) -> Result<Decision, StoreError> {
+        let spec = &ctx.version.spec;
+        let recipient = &work.recipient;
+        let profile = if spec.high_throughput || recipient.recipient_type == RecipientType::External
+        {
+            None
+        } else {
+            match self.find_or_create_profile(ctx, recipient).await? {
+                Ok(p) => Some(p),
+                Err(detail) => return Ok(Decision::Exclude(ExclusionReason::NoProfile, detail)),
+            }
+        };
+        let address = match address::resolve(
+            spec.channel,
+            recipient,
+            profile.as_ref(),
+            ctx.channel_config.as_ref(),
+        ) {
+            Ok(a) => a,
+            Err((reason, detail)) => return Ok(Decision::Exclude(reason, detail)),
+        };
+        record.address = Some(address.key());
+        if self
+            .store
+            .get_suppression(spec.channel, &address.key())
+            .await?
+            .is_some()
+        {
+            return Ok(Decision::Exclude(
+                ExclusionReason::Suppressed,
+                format!("{} is on the suppression list", spec.channel),
+            ));
+        }
+        let marketing = spec.campaign_type == CampaignType::Marketing;
+        if marketing {
+            match profile.as_ref().and_then(|p| p.consent.get(spec.channel)) {
+                Some(crate::domain::ConsentValue::Out) => {
+                    return Ok(Decision::Exclude(
+                        ExclusionReason::ConsentOut,
+                        format!("the profile opted out of {}", spec.channel),
+                    ));
+                }
+                None if self.config.require_consent => {
+                    return Ok(Decision::Exclude(
+                        ExclusionReason::ConsentMissing,
+                        format!(
+                            "no {} consent recorded and this deployment requires it",
+                            spec.channel
+                        ),
+                    ));
+                }
+                _ => {}
+            }
+            if slot == Slot::New
+                && let Some(quiet) = ctx
+                    .rule_set
+                    .as_ref()
+                    .and_then(|r| r.spec.quiet_hours.as_ref())
+                && let Some(release_at) = quiet.release_at(
+                    now,
+                    &quiet.zone_for(profile.as_ref().and_then(|p| p.timezone.as_deref())),
+                )
+            {
+                return Ok(match quiet.action {
+                    QuietAction::Discard => Decision::Exclude(
+                        ExclusionReason::QuietHours,
+                        format!("quiet hours until {release_at}"),
+                    ),
+                    QuietAction::Queue => Decision::Hold(release_at),
+                });
+            }
+        }
+        let rendered = match self.render(ctx, work, profile.as_ref(), &record.recipient) {
+            Ok(r) => r,
+            Err(detail) => return Ok(Decision::Exclude(ExclusionReason::RenderError, detail)),
+        };
+        record.variant = Some(rendered.variant.clone());
+        record.locale = rendered.locale.clone();
+        let caps = match (marketing, ctx.rule_set.as_ref()) {
+            (true, Some(rules)) => {
+                let who = profile
+                    .as_ref()
+                    .map(|p| p.id.to_string())
+                    .unwrap_or_else(|| format!("{}:{}", spec.channel, address.key()));
+                rules
+                    .spec
+                    .caps
+                    .iter()
+                    .filter(|c| c.channel.is_none_or(|ch| ch == spec.channel))
+                    .map(|c| {
+                        let (key, expires_at) = c.counter(&who, now);
+                        CapCounter {
+                            key,
+                            limit: c.limit,
+                            expires_at,
+                        }
+                    })
+                    .collect()
+            }
+            _ => vec![],
+        };
+        Ok(Decision::Send(Box::new(Outgoing {
+            address,
+            rendered,
+            caps,
+        })))
+    }
+
+    /// The stored profile of an `aep` recipient; created when the campaign allows it.
+    async fn find_or_create_profile(
+        &self,
+        ctx: &CampaignCtx,
+        recipient: &crate::domain::trigger::Recipient,
+    ) -> Result<Result<Profile, String>, StoreError> {
+        let identity = match Identity::parse(&recipient.namespace, &recipient.user_id) {
+            Ok(i) => i,
+            Err(e) => {
+                return Ok(Err(format!(
+                    "userId is not a valid {} identity: {}",
+                    recipient.namespace, e.message
+                )));
+            }
+        };
+        if let Some(p) = self.store.find_profile(&identity).await? {
+            return Ok(Ok(p));
+        }
+        if !ctx.version.spec.create_profiles {
+            return Ok(Err(format!("no profile holds the identity {identity}")));
+        }
+        let now = self.clock.now();
+        let profile = Profile {
+            id: ProfileId::new(),
+            identities: [(identity.namespace.clone(), identity.value.clone())]
+                .into_iter()
+                .collect(),
+            attributes: Default::default(),
+            consent: Default::default(),
+            push_tokens: vec![],
+            timezone: None,
+            locale: None,
+            revision: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        match self
+            .store
+            .save_profile(&profile, None, std::slice::from_ref(&identity), &[])
+            .await
+        {
+            Ok(()) => Ok(Ok(profile)),
+            // Created concurrently by another trigger: use theirs.
+            Err(StoreError::Conflict(_)) => Ok(self
+                .store
+                .find_profile(&identity)
+                .await?
+                .ok_or_else(|| format!("no profile holds the identity {identity}"))),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn render(
+        &self,
+        ctx: &CampaignCtx,
+        work: &RecipientWork,
+        profile: Option<&Profile>,
+        key: &RecipientKey,
+    ) -> Result<Rendered, String> {
+        let mut attributes = profile.map(|p| p.attributes.clone()).unwrap_or_default();
+        for (k, v) in work.recipient.profile.clone().unwrap_or_default() {
+            attributes.insert(k, v);
+        }
+        let mut context = work.request_context.clone();
+        for (k, v) in work.recipient.context.clone().unwrap_or_default() {
+            context.insert(k, v);
+        }
+        let profile_value = serde_json::Value::Object(attributes);
+        let context_value = serde_json::Value::Object(context);
+        let input = RenderInput {
+            profile: &profile_value,
+            context: &context_value,
+            campaign: &ctx.campaign_data,
+            unsubscribe_url: None,
+        };
+        let selection = Selection {
+            variant: None,
+            bucket: variant_bucket(ctx.campaign.id, &key.to_string()),
+            locale: profile.and_then(|p| p.locale.as_deref()),
+        };
+        ctx.compiled
+            .render(&selection, &input)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Claims the message, takes the frequency caps, sends with throttling retries, records
+    /// the outcome.
+    async fn send(
+        &self,
+        ctx: &CampaignCtx,
+        work: &RecipientWork,
+        mut record: MessageRecord,
+        slot: Slot,
+        outgoing: Outgoing,
+    ) -> Result<MessageRecord, StoreError> {
+        let now = record.updated_at;
+        // Claim: from here on this attempt owns the message.
+        record.outcome = OutcomeKind::Pending;
+        record.release_at = None;
+        let from_queued = match slot {
+            Slot::New => match self.store.claim_message(&record).await? {
+                Claim::Claimed => false,
+                Claim::Exists(existing) => return Ok(*existing),
+            },
+            Slot::Queued => match self
+                .store
+                .update_message(&record, OutcomeKind::Queued)
+                .await
+            {
+                Ok(()) => true,
+                Err(StoreError::Conflict(_)) => {
+                    return self
+                        .store
+                        .get_message(&record.id)
+                        .await?
+                        .ok_or(StoreError::Conflict(Conflict::RevisionMismatch));
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        let base = if from_queued {
+            CountDelta(vec![("queued".into(), -1)])
+        } else {
+            CountDelta::default()
+        };
+        if !outgoing.caps.is_empty()
+            && let Some(full) = self.store.increment_within(&outgoing.caps, now).await?
+        {
+            record.outcome = OutcomeKind::Excluded;
+            record.reason = Some(ExclusionReason::FrequencyCap.as_str().into());
+            record.detail = Some(format!(
+                "frequency cap reached ({})",
+                outgoing.caps[full]
+                    .key
+                    .rsplit('|')
+                    .nth(1)
+                    .unwrap_or("period")
+            ));
+            return self
+                .settle(
+                    ctx,
+                    record,
+                    base.plus(CountDelta::excluded(ExclusionReason::FrequencyCap)),
+                )
+                .await;
+        }
+        let result = self.deliver(ctx, &record, &outgoing).await;
+        record.updated_at = self.clock.now();
+        let delta = match result {
+            Ok(Accepted {
+                provider_message_id,
+            }) => {
+                record.outcome = OutcomeKind::Sent;
+                record.provider_message_id = Some(provider_message_id);
+                CountDelta::one("sent")
+            }
+            Err(SendError::Rejected { reason }) => {
+                record.outcome = OutcomeKind::Failed;
+                record.reason = Some("Rejected".into());
+                record.detail = Some(reason);
+                CountDelta::one("failed")
+            }
+            Err(SendError::Ambiguous { detail }) => {
+                record.outcome = OutcomeKind::Unknown;
+                record.reason = Some("Ambiguous".into());
+                record.detail = Some(detail);
+                CountDelta::one("unknown")
+            }
+            Err(SendError::EndpointDisabled) => {
+                self.store
+                    .put_suppression(&Suppression {
+                        channel: Channel::Push,
+                        address: outgoing.address.key(),
+                        reason: SuppressionReason::PushEndpointDisabled,
+                        note: Some("the SNS endpoint was disabled".into()),
+                        created_at: record.updated_at,
+                    })
+                    .await?;
+                record.outcome = OutcomeKind::Excluded;
+                record.reason = Some(ExclusionReason::PushEndpointDisabled.as_str().into());
+                record.detail =
+                    Some("the push endpoint is disabled; the token is now suppressed".into());
+                CountDelta::excluded(ExclusionReason::PushEndpointDisabled)
+            }
+            Err(SendError::Throttled { .. } | SendError::NotSent { .. }) => {
+                // Never dropped: held for a later attempt by the scheduler tick.
+                let release_at = record
+                    .updated_at
+                    .saturating_add(jiff::SignedDuration::from_secs(60))
+                    .unwrap_or(record.updated_at);
+                self.store
+                    .hold(&HeldMessage {
+                        message_id: record.id.clone(),
+                        release_at,
+                        work: work.clone(),
+                    })
+                    .await?;
+                record.outcome = OutcomeKind::Queued;
+                record.reason = Some("Throttled".into());
+                record.detail = Some(format!(
+                    "the provider kept throttling; retried at {release_at}"
+                ));
+                record.release_at = Some(release_at);
+                CountDelta::one("queued")
+            }
+        };
+        if record.outcome != OutcomeKind::Sent
+            && record.outcome != OutcomeKind::Unknown
+            && !outgoing.caps.is_empty()
+        {
+            self.store.decrement(&outgoing.caps).await?;
+        }
+        self.settle(ctx, record, base.plus(delta)).await
+    }
+
+    /// One provider call per attempt; throttling (and failures before the request left) are
+    /// retried with exponential back-off up to the configured attempts.
+    async fn deliver(
+        &self,
+        ctx: &CampaignCtx,
+        record: &MessageRecord,
+        outgoing: &Outgoing,
+    ) -> Result<Accepted, SendError> {
+        let tags = MessageTags {
+            message_id: record.id.clone(),
+            execution_id: record.execution_id,
+            campaign_id: record.campaign_id,
+            campaign_version: record.campaign_version,
+        };
+        let mut backoff = self.config.throttle_backoff;
+        let mut attempt = 1;
+        loop {
+            let result = self.deliver_once(ctx, tags.clone(), outgoing).await;
+            match result {
+                Err(SendError::Throttled { retry_after })
+                    if attempt < self.config.throttle_attempts =>
+                {
+                    tokio::time::sleep(retry_after.unwrap_or(backoff).max(backoff)).await;
+                }
+                Err(SendError::NotSent { .. }) if attempt < self.config.throttle_attempts => {
+                    tokio::time::sleep(backoff).await;
+                }
+                other => return other,
+            }
+            attempt += 1;
+            backoff = backoff.saturating_mul(2);
+        }
+    }
+
+    async fn deliver_once(
+        &self,
+        ctx: &CampaignCtx,
+        tags: MessageTags,
+        outgoing: &Outgoing,
+    ) -> Result<Accepted, SendError> {
+        let spec = &ctx.version.spec;
+        let settings = ctx.channel_config.as_ref().map(|c| &c.spec.settings);
+        match (&outgoing.address, &outgoing.rendered.message) {
+            (Address::Email(to), RenderedMessage::Email(content)) => {
+                let Some(ChannelSettings::Email(email)) = settings else {
+                    return Err(SendError::Rejected {
+                        reason: "the campaign's email channel configuration no longer exists"
+                            .into(),
+                    });
+                };
+                let envelope = EmailEnvelope {
+                    tags,
+                    from_address: email.from_address.to_string(),
+                    from_name: email.from_name.clone(),
+                    reply_to: email.reply_to.as_ref().map(|r| r.to_string()),
+                    to: to.to_string(),
+                    configuration_set: email.configuration_set.clone(),
+                    list_unsubscribe: None::<ListUnsubscribe>,
+                    content: content.clone(),
+                };
+                self.delivery.send_email(&envelope).await
+            }
+            (Address::Sms(to), RenderedMessage::Sms(sms)) => {
+                let sms_settings = match settings {
+                    Some(ChannelSettings::Sms(s)) => s.clone(),
+                    _ => Default::default(),
+                };
+                let envelope = SmsEnvelope {
+                    tags,
+                    to: to.to_string(),
+                    text: sms.text.clone(),
+                    sms_type: match spec.campaign_type {
+                        CampaignType::Transactional => {
+                            crate::domain::channel_config::SmsType::Transactional
+                        }
+                        CampaignType::Marketing => {
+                            crate::domain::channel_config::SmsType::Promotional
+                        }
+                    },
+                    sender_id: sms_settings.sender_id.clone(),
+                    origination_number: sms_settings
+                        .origination_number
+                        .as_ref()
+                        .map(|n| n.to_string()),
+                };
+                self.delivery.send_sms(&envelope).await
+            }
+            (
+                Address::Push {
+                    platform,
+                    token,
+                    platform_application_arn,
+                },
+                RenderedMessage::Push(push),
+            ) => {
+                let envelope = PushEnvelope {
+                    tags,
+                    platform: *platform,
+                    token: token.clone(),
+                    platform_application_arn: platform_application_arn.clone(),
+                    content: push.clone(),
+                };
+                self.delivery.send_push(&envelope).await
+            }
+            _ => Err(SendError::Rejected {
+                reason: "the rendered content does not match the address's channel".into(),
+            }),
+        }
+    }
+}

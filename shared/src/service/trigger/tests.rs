@@ -1,0 +1,526 @@
+//! Trigger service tests on the in-memory store, a fixed clock and a scripted fake sender.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+
+use super::*;
+use crate::adapters::memory::MemoryStore;
+use crate::domain::trigger::UnitaryRequest;
+use crate::domain::{
+    CampaignSpec, ChannelConfigSpec, OutcomeKind, RuleSetSpec, Suppression, SuppressionReason,
+};
+use crate::ports::{
+    Accepted, EmailEnvelope, EmailSender, FixedClock, PushEnvelope, PushSender, SendError,
+    SmsEnvelope, SmsSender, SuppressionStore,
+};
+use crate::service::{AdminConfig, AdminService, Managed};
+
+/// Records every provider call; answers from a script (default: accepted).
+#[derive(Clone, Default)]
+struct FakeDelivery {
+    calls: Arc<Mutex<Vec<String>>>,
+    emails: Arc<Mutex<Vec<EmailEnvelope>>>,
+    sms: Arc<Mutex<Vec<SmsEnvelope>>>,
+    script: Arc<Mutex<VecDeque<SendError>>>,
+}
+
+impl FakeDelivery {
+    fn answer(&self, to: &str) -> Result<Accepted, SendError> {
+        let mut calls = self.calls.lock().unwrap();
+        calls.push(to.to_string());
+        match self.script.lock().unwrap().pop_front() {
+            Some(e) => Err(e),
+            None => Ok(Accepted {
+                provider_message_id: format!("fake-{}", calls.len()),
+            }),
+        }
+    }
+
+    fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    fn then_fail(&self, errors: Vec<SendError>) {
+        self.script.lock().unwrap().extend(errors);
+    }
+}
+
+impl EmailSender for FakeDelivery {
+    async fn send_email(&self, email: &EmailEnvelope) -> Result<Accepted, SendError> {
+        self.emails.lock().unwrap().push(email.clone());
+        self.answer(&email.to)
+    }
+}
+
+impl SmsSender for FakeDelivery {
+    async fn send_sms(&self, sms: &SmsEnvelope) -> Result<Accepted, SendError> {
+        self.sms.lock().unwrap().push(sms.clone());
+        self.answer(&sms.to)
+    }
+}
+
+impl PushSender for FakeDelivery {
+    async fn send_push(&self, push: &PushEnvelope) -> Result<Accepted, SendError> {
+        self.answer(&push.token)
+    }
+}
+
+type Clock = Arc<FixedClock>;
+
+struct World {
+    admin: AdminService<MemoryStore, Clock>,
+    trigger: Arc<TriggerService<MemoryStore, FakeDelivery, Clock>>,
+    delivery: FakeDelivery,
+    clock: Clock,
+}
+
+fn world() -> World {
+    let store = MemoryStore::new();
+    let clock = Arc::new(FixedClock::new("2026-03-02T12:00:00Z".parse().unwrap()));
+    let delivery = FakeDelivery::default();
+    let config = TriggerConfig {
+        throttle_backoff: std::time::Duration::from_millis(1),
+        ..Default::default()
+    };
+    let templates = Arc::new(TemplateCache::new(16));
+    World {
+        admin: AdminService::new(store.clone(), clock.clone(), AdminConfig::default()),
+        trigger: Arc::new(TriggerService::new(
+            store,
+            delivery.clone(),
+            clock.clone(),
+            templates,
+            config,
+        )),
+        delivery,
+        clock,
+    }
+}
+
+impl World {
+    async fn config(&self, v: serde_json::Value) -> String {
+        let spec: ChannelConfigSpec = serde_json::from_value(v).unwrap();
+        let c: crate::domain::ChannelConfig = self.admin.create_managed(spec).await.unwrap();
+        c.id.to_string()
+    }
+
+    async fn live_campaign(&self, v: serde_json::Value) -> String {
+        let spec: CampaignSpec = serde_json::from_value(v).unwrap();
+        let c = self.admin.create_campaign(spec).await.unwrap();
+        let live = self
+            .admin
+            .activate_campaign(c.campaign.id, None)
+            .await
+            .unwrap();
+        live.campaign.id.to_string()
+    }
+
+    async fn reset_email(&self) -> String {
+        let cfg = self
+            .config(json!({"name": "Mail", "category": "transactional", "email": {"fromAddress": "no-reply@example.com"}}))
+            .await;
+        self.live_campaign(json!({
+            "name": "Reset", "type": "transactional", "channel": "email", "channelConfigId": cfg,
+            "content": {"email": {"subject": "Reset, {{default profile.firstName \"there\"}}", "html": "<a href=\"{{context.url}}\">go</a>"}}
+        }))
+        .await
+    }
+
+    async fn profile(&self, email: &str, extra: serde_json::Value) {
+        let key = crate::domain::Identity::parse("email", email).unwrap();
+        let update = serde_json::from_value(extra).unwrap();
+        self.admin.upsert_profile(&key, &update).await.unwrap();
+    }
+
+    async fn unitary(&self, v: serde_json::Value) -> Result<TriggerReply, TriggerError> {
+        let r: UnitaryRequest = serde_json::from_value(v).unwrap();
+        self.trigger
+            .trigger_unitary(r, ExecutionKind::Unitary)
+            .await
+    }
+
+    async fn messages(&self, reply: &TriggerReply) -> Vec<MessageRecord> {
+        let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+        let id = body["executionId"].as_str().unwrap();
+        self.trigger
+            .messages(id, &PageRequest::first(100))
+            .await
+            .unwrap()
+            .items
+    }
+}
+
+fn aep(email: &str) -> serde_json::Value {
+    json!({"type": "aep", "namespace": "email", "userId": email})
+}
+
+#[tokio::test]
+async fn a_transactional_email_is_rendered_from_profile_and_context_and_sent_once() {
+    let w = world();
+    let campaign = w.reset_email().await;
+    w.profile(
+        "ann@example.com",
+        json!({"attributes": {"firstName": "Ann"}}),
+    )
+    .await;
+    let reply = w
+        .unitary(json!({"requestId": "r1", "campaignId": campaign, "recipients": [aep("ann@example.com")],
+                        "context": {"url": "https://example.com/r/1"}}))
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 202);
+    assert!(!reply.replayed);
+    let sent = w.delivery.emails.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].content.subject, "Reset, Ann");
+    assert!(sent[0].content.html.contains("https://example.com/r/1"));
+    assert_eq!(sent[0].from_address, "no-reply@example.com");
+    let msgs = w.messages(&reply).await;
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(msgs[0].outcome, OutcomeKind::Sent);
+    assert!(
+        msgs[0].rules_bypassed,
+        "transactional messages say the rules were bypassed"
+    );
+    let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    let view = w
+        .trigger
+        .execution(body["executionId"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!((view.counts.targeted, view.counts.sent), (1, 1));
+    assert_eq!(view.status, ExecutionStatus::Succeeded);
+}
+
+#[tokio::test]
+async fn a_retry_replays_the_first_response_and_a_changed_body_is_refused() {
+    let w = world();
+    let campaign = w.reset_email().await;
+    let body = json!({"requestId": "r1", "campaignId": campaign, "recipients": [{"type": "external", "namespace": "email", "userId": "x@example.com"}]});
+    let first = w.unitary(body.clone()).await.unwrap();
+    w.clock.advance(jiff::SignedDuration::from_secs(5));
+    let again = w.unitary(body.clone()).await.unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.body, first.body, "byte for byte");
+    assert_eq!(w.delivery.calls().len(), 1, "no second send");
+    let mut changed = body;
+    changed["recipients"][0]["userId"] = json!("y@example.com");
+    let err = w.unitary(changed).await.unwrap_err();
+    assert_eq!((err.status(), err.code()), (422, "request-id-reused"));
+}
+
+#[tokio::test]
+async fn fifty_concurrent_identical_triggers_make_one_execution_and_one_send_per_recipient() {
+    let w = world();
+    let campaign = w.reset_email().await;
+    let body = json!({"requestId": "burst", "campaignId": campaign, "recipients": [
+        {"type": "external", "namespace": "email", "userId": "a@example.com"},
+        {"type": "external", "namespace": "email", "userId": "b@example.com"}]});
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let t = w.trigger.clone();
+            let r: UnitaryRequest = serde_json::from_value(body.clone()).unwrap();
+            tokio::spawn(async move { t.trigger_unitary(r, ExecutionKind::Unitary).await })
+        })
+        .collect();
+    let mut accepted = Vec::new();
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(reply) => accepted.push(reply.body),
+            Err(e) => assert_eq!(e.code(), "request-in-flight", "{e}"),
+        }
+    }
+    accepted.dedup();
+    assert_eq!(
+        accepted.len(),
+        1,
+        "every accepted reply is the same execution"
+    );
+    let mut calls = w.delivery.calls();
+    calls.sort();
+    assert_eq!(calls, vec!["a@example.com", "b@example.com"]);
+}
+
+#[tokio::test]
+async fn every_exclusion_is_recorded_with_its_reason() {
+    let w = world();
+    let campaign = w.reset_email().await;
+    w.admin
+        .suppress(
+            serde_json::from_value(json!({"channel": "email", "address": "blocked@example.com"}))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let reply = w
+        .unitary(json!({"requestId": "r", "campaignId": campaign, "recipients": [
+            aep("nobody@example.com"),
+            {"type": "external", "namespace": "crm", "userId": "42"},
+            {"type": "external", "namespace": "crm", "userId": "43", "channelData": {"emailAddress": "not-an-email"}},
+            {"type": "external", "namespace": "email", "userId": "blocked@example.com"}
+        ]}))
+        .await
+        .unwrap();
+    let mut reasons: Vec<(String, Option<String>)> = w
+        .messages(&reply)
+        .await
+        .into_iter()
+        .map(|m| (m.recipient.user_id, m.reason))
+        .collect();
+    reasons.sort();
+    assert_eq!(
+        reasons,
+        vec![
+            ("42".into(), Some("NoAddress".into())),
+            ("43".into(), Some("InvalidAddress".into())),
+            ("blocked@example.com".into(), Some("Suppressed".into())),
+            ("nobody@example.com".into(), Some("NoProfile".into())),
+        ]
+    );
+    assert!(w.delivery.calls().is_empty());
+    let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    let view = w
+        .trigger
+        .execution(body["executionId"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(view.counts.excluded, 4);
+    assert_eq!(view.counts.excluded_by_reason["NoProfile"], 1);
+}
+
+async fn marketing_sms(w: &World, rules: serde_json::Value) -> String {
+    let cfg = w
+        .config(json!({"name": "SMS", "category": "marketing", "sms": {"senderId": "Herald"}}))
+        .await;
+    let rs: RuleSetSpec = serde_json::from_value(rules).unwrap();
+    let rule_set: crate::domain::RuleSet = w.admin.create_managed(rs).await.unwrap();
+    w.live_campaign(json!({"name": "Promo", "type": "marketing", "channel": "sms", "channelConfigId": cfg,
+                           "ruleSetId": rule_set.id, "content": {"sms": {"text": "Hi {{profile.firstName}}"}}}))
+        .await
+}
+
+async fn phone_profile(w: &World, phone: &str, extra: serde_json::Value) {
+    let key = crate::domain::Identity::parse("phone", phone).unwrap();
+    w.admin
+        .upsert_profile(&key, &serde_json::from_value(extra).unwrap())
+        .await
+        .unwrap();
+}
+
+fn phone(p: &str) -> serde_json::Value {
+    json!({"type": "aep", "namespace": "phone", "userId": p})
+}
+
+#[tokio::test]
+async fn marketing_rules_exclude_by_consent_cap_and_quiet_hours() {
+    let w = world();
+    // 12:00 UTC: quiet in Tokyo (21:00), not in Paris (13:00).
+    let campaign = marketing_sms(&w, json!({"name": "R", "caps": [{"limit": 1, "period": "day"}],
+                                            "quietHours": {"start": "20:00", "end": "08:00", "action": "discard"}}))
+    .await;
+    phone_profile(&w, "+33612345678", json!({"consent": {"sms": "in"}, "timezone": "Europe/Paris", "attributes": {"firstName": "Ann"}})).await;
+    phone_profile(&w, "+33612345679", json!({"consent": {"sms": "out"}})).await;
+    phone_profile(&w, "+81312345678", json!({"timezone": "Asia/Tokyo"})).await;
+    let first = w
+        .unitary(
+            json!({"requestId": "m1", "campaignId": campaign, "recipients": [
+            phone("+33612345678"), phone("+33612345679"), phone("+81312345678")]}),
+        )
+        .await
+        .unwrap();
+    let mut got: Vec<(String, OutcomeKind, Option<String>)> = w
+        .messages(&first)
+        .await
+        .into_iter()
+        .map(|m| (m.recipient.user_id, m.outcome, m.reason))
+        .collect();
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(got[0], ("+33612345678".into(), OutcomeKind::Sent, None));
+    assert_eq!(
+        got[1],
+        (
+            "+33612345679".into(),
+            OutcomeKind::Excluded,
+            Some("ConsentOut".into())
+        )
+    );
+    assert_eq!(
+        got[2],
+        (
+            "+81312345678".into(),
+            OutcomeKind::Excluded,
+            Some("QuietHours".into())
+        )
+    );
+    assert_eq!(
+        w.delivery.sms.lock().unwrap()[0].sms_type,
+        crate::domain::channel_config::SmsType::Promotional
+    );
+    // The cap (1 a day) stops the second message to Ann.
+    let second = w.unitary(json!({"requestId": "m2", "campaignId": campaign, "recipients": [phone("+33612345678")]})).await.unwrap();
+    let m = &w.messages(&second).await[0];
+    assert_eq!(
+        (m.outcome, m.reason.as_deref()),
+        (OutcomeKind::Excluded, Some("FrequencyCap"))
+    );
+    assert_eq!(w.delivery.calls().len(), 1);
+}
+
+#[tokio::test]
+async fn quiet_hours_with_queue_hold_the_message_until_they_end() {
+    let w = world();
+    let campaign = marketing_sms(
+        &w,
+        json!({"name": "R", "quietHours": {"start": "20:00", "end": "08:00", "action": "queue"}}),
+    )
+    .await;
+    phone_profile(&w, "+81312345678", json!({"timezone": "Asia/Tokyo"})).await;
+    let reply = w.unitary(json!({"requestId": "q", "campaignId": campaign, "recipients": [phone("+81312345678")]})).await.unwrap();
+    let m = &w.messages(&reply).await[0];
+    assert_eq!(m.outcome, OutcomeKind::Queued);
+    assert_eq!(
+        m.release_at,
+        Some("2026-03-02T23:00:00Z".parse().unwrap()),
+        "08:00 in Tokyo"
+    );
+    assert!(w.delivery.calls().is_empty());
+    let held = crate::ports::HoldStore::due_held(
+        w.trigger.store(),
+        "2026-03-03T00:00:00Z".parse().unwrap(),
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(held.len(), 1);
+}
+
+#[tokio::test]
+async fn throttling_is_retried_and_an_ambiguous_answer_is_never_resent() {
+    let w = world();
+    let campaign = w.reset_email().await;
+    let ext = |e: &str| json!({"type": "external", "namespace": "email", "userId": e});
+    w.delivery.then_fail(vec![
+        SendError::Throttled { retry_after: None },
+        SendError::Throttled { retry_after: None },
+    ]);
+    let r = w
+        .unitary(
+            json!({"requestId": "t", "campaignId": campaign, "recipients": [ext("t@example.com")]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(w.messages(&r).await[0].outcome, OutcomeKind::Sent);
+    assert_eq!(
+        w.delivery.calls().len(),
+        3,
+        "two throttled attempts, then accepted"
+    );
+
+    w.delivery.then_fail(vec![SendError::Ambiguous {
+        detail: "timeout".into(),
+    }]);
+    let r = w
+        .unitary(
+            json!({"requestId": "u", "campaignId": campaign, "recipients": [ext("u@example.com")]}),
+        )
+        .await
+        .unwrap();
+    let m = &w.messages(&r).await[0];
+    assert_eq!(m.outcome, OutcomeKind::Unknown);
+    assert_eq!(w.delivery.calls().len(), 4, "one call, not retried");
+
+    w.delivery.then_fail(vec![SendError::Rejected {
+        reason: "MessageRejected: bad".into(),
+    }]);
+    let r = w
+        .unitary(
+            json!({"requestId": "v", "campaignId": campaign, "recipients": [ext("v@example.com")]}),
+        )
+        .await
+        .unwrap();
+    let m = &w.messages(&r).await[0];
+    assert_eq!(
+        (m.outcome, m.detail.as_deref()),
+        (OutcomeKind::Failed, Some("MessageRejected: bad"))
+    );
+
+    w.delivery.then_fail(
+        (0..5)
+            .map(|_| SendError::Throttled { retry_after: None })
+            .collect(),
+    );
+    let r = w
+        .unitary(
+            json!({"requestId": "w", "campaignId": campaign, "recipients": [ext("w@example.com")]}),
+        )
+        .await
+        .unwrap();
+    let m = &w.messages(&r).await[0];
+    assert_eq!(
+        (m.outcome, m.reason.as_deref()),
+        (OutcomeKind::Queued, Some("Throttled")),
+        "held, never dropped"
+    );
+}
+
+#[tokio::test]
+async fn triggers_for_unknown_stopped_or_wrong_kind_campaigns_are_refused() {
+    let w = world();
+    let campaign = w.reset_email().await;
+    let ext = json!([{"type": "external", "namespace": "email", "userId": "a@example.com"}]);
+    let err = w.unitary(json!({"requestId": "a", "campaignId": "0190d6a2-0000-7000-8000-000000000000", "recipients": ext})).await.unwrap_err();
+    assert_eq!((err.status(), err.code()), (404, "campaign-not-found"));
+    let r: UnitaryRequest = serde_json::from_value(
+        json!({"requestId": "b", "campaignId": campaign, "recipients": ext}),
+    )
+    .unwrap();
+    let err = w
+        .trigger
+        .trigger_unitary(r, ExecutionKind::HighThroughput)
+        .await
+        .unwrap_err();
+    assert_eq!((err.status(), err.code()), (400, "wrong-execution-kind"));
+    w.admin
+        .stop_campaign(campaign.parse().unwrap(), None)
+        .await
+        .unwrap();
+    let err = w
+        .unitary(json!({"requestId": "c", "campaignId": campaign, "recipients": ext}))
+        .await
+        .unwrap_err();
+    assert_eq!((err.status(), err.code()), (409, "campaign-not-live"));
+}
+
+#[tokio::test]
+async fn a_disabled_push_endpoint_suppresses_the_token() {
+    let w = world();
+    let cfg = w
+        .config(json!({"name": "Push", "category": "transactional", "push": {"fcmPlatformArn": "arn:aws:sns:us-east-1:1:app/GCM/x"}}))
+        .await;
+    let campaign = w
+        .live_campaign(json!({"name": "P", "type": "transactional", "channel": "push", "channelConfigId": cfg,
+                              "content": {"push": {"title": "Hi", "body": "Order {{context.order}}"}}}))
+        .await;
+    w.delivery.then_fail(vec![SendError::EndpointDisabled]);
+    let r = w
+        .unitary(json!({"requestId": "p", "campaignId": campaign, "context": {"order": 7}, "recipients": [
+            {"type": "external", "namespace": "device", "userId": "d1", "channelData": {"pushInfo": {"token": "tok-1", "platform": "fcm"}}}]}))
+        .await
+        .unwrap();
+    assert_eq!(
+        w.messages(&r).await[0].reason.as_deref(),
+        Some("PushEndpointDisabled")
+    );
+    let s: Option<Suppression> = w
+        .trigger
+        .store()
+        .get_suppression(crate::domain::Channel::Push, "tok-1")
+        .await
+        .unwrap();
+    assert_eq!(
+        s.map(|s| s.reason),
+        Some(SuppressionReason::PushEndpointDisabled)
+    );
+}
