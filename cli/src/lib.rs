@@ -5,7 +5,9 @@
 //! bearer token on every route but health and unsubscribe.
 
 pub mod args;
+pub mod outbox_routes;
 pub mod serve;
+pub mod tick;
 pub mod token;
 
 pub use args::{Cli, Command};

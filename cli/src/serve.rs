@@ -1,22 +1,32 @@
-//! `herald serve`: the admin and trigger routers on one listener, over SQLite or DynamoDB.
+//! `herald serve`: the admin and trigger routers on one listener, over SQLite or DynamoDB,
+//! delivering into the local outbox; a background tick releases held messages and feeds the
+//! outbox's mailbox-simulator events to the feedback path.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use herald_core::adapters::dynamo::DynamoStore;
+use herald_core::adapters::outbox::Outbox;
 use herald_core::adapters::sqlite::SqliteStore;
 use herald_core::http::auth::require_bearer;
 use herald_core::http::layers::finish;
-use herald_core::ports::{Store, SystemClock};
+use herald_core::ports::{ExecutionStores, Store, SystemClock};
+use herald_core::render::TemplateCache;
+use herald_core::service::trigger::{TriggerConfig, TriggerService};
 use herald_core::service::{AdminConfig, AdminService};
 use tokio::net::TcpListener;
 
 use crate::args::{ServeArgs, StoreKind};
+use crate::outbox_routes;
+use crate::tick;
 use crate::token::{self, TokenError, TokenSource};
 
 /// The SQLite database's file name inside the data directory.
 pub const DATABASE_FILE: &str = "herald.db";
+/// The outbox folder inside the data directory.
+pub const OUTBOX_DIR: &str = "outbox";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -34,22 +44,54 @@ pub enum ServeError {
     },
     #[error("could not open the store")]
     Store(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("could not open the outbox")]
+    Outbox(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("the server failed")]
     Serve(#[source] std::io::Error),
 }
 
-/// Builds the one router `herald serve` runs: admin + trigger routes, shared fallbacks, and
-/// the bearer token on every non-public path.
-pub fn app<S: Store>(store: S, token: Arc<str>, public_base_url: String) -> Router {
-    let admin = Arc::new(AdminService::new(
-        store,
-        SystemClock,
-        AdminConfig { public_base_url },
-    ));
-    let routes = Router::new()
-        .merge(herald_admin_api::routes(admin))
-        .merge(herald_trigger_api::routes());
-    finish(routes).layer(axum::middleware::from_fn_with_state(token, require_bearer))
+/// The local deployment: services over one store and the outbox.
+pub struct Local<S> {
+    pub admin: Arc<AdminService<S, SystemClock>>,
+    pub trigger: Arc<TriggerService<S, Outbox, SystemClock>>,
+    pub outbox: Outbox,
+}
+
+impl<S: Store + ExecutionStores> Local<S> {
+    pub fn new(store: S, outbox: Outbox, public_base_url: String) -> Self {
+        let admin = Arc::new(AdminService::new(
+            store.clone(),
+            SystemClock,
+            AdminConfig { public_base_url },
+        ));
+        let templates = Arc::new(TemplateCache::new(256));
+        let config = TriggerConfig {
+            created_by: "herald serve".into(),
+            ..TriggerConfig::default()
+        };
+        let trigger = Arc::new(TriggerService::new(
+            store,
+            outbox.clone(),
+            SystemClock,
+            templates,
+            config,
+        ));
+        Self {
+            admin,
+            trigger,
+            outbox,
+        }
+    }
+
+    /// The one router `herald serve` runs: admin, trigger and outbox routes, shared
+    /// fallbacks, and the bearer token on every non-public path.
+    pub fn app(&self, token: Arc<str>) -> Router {
+        let routes = Router::new()
+            .merge(herald_admin_api::routes(self.admin.clone()))
+            .merge(herald_trigger_api::routes(self.trigger.clone()))
+            .merge(outbox_routes::routes(self.outbox.clone()));
+        finish(routes).layer(axum::middleware::from_fn_with_state(token, require_bearer))
+    }
 }
 
 pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
@@ -79,28 +121,57 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{local}"));
-    let token: Arc<str> = token.into();
-    let app = match args.store {
+    let outbox_dir = args.data_dir.join(OUTBOX_DIR);
+    let outbox = Outbox::open(&outbox_dir).map_err(|e| ServeError::Outbox(Box::new(e)))?;
+    eprintln!("Outbox: {}", outbox_dir.display());
+    match args.store {
         StoreKind::Sqlite => {
             let path = args.data_dir.join(DATABASE_FILE);
             eprintln!("Store: SQLite at {}", path.display());
             let store = SqliteStore::open(&path).map_err(|e| ServeError::Store(Box::new(e)))?;
-            app(store, token, public)
+            serve(
+                Local::new(store, outbox, public),
+                listener,
+                local,
+                token.into(),
+            )
+            .await
         }
         StoreKind::Dynamodb => {
             let store = DynamoStore::connect(args.table.clone())
                 .await
                 .map_err(|e| ServeError::Store(Box::new(e)))?;
-            eprintln!("Store: DynamoDB");
-            app(store, token, public)
+            eprintln!("Store: DynamoDB table {}", store.table());
+            serve(
+                Local::new(store, outbox, public),
+                listener,
+                local,
+                token.into(),
+            )
+            .await
         }
-    };
+    }
+}
+
+async fn serve<S: Store + ExecutionStores>(
+    local: Local<S>,
+    listener: TcpListener,
+    addr: SocketAddr,
+    token: Arc<str>,
+) -> Result<(), ServeError> {
+    let app = local.app(token);
+    let ticker = tokio::spawn(tick::run(
+        local.trigger.clone(),
+        local.outbox.clone(),
+        Duration::from_secs(1),
+    ));
     // Tests and scripts wait for this line.
-    println!("Herald listening on http://{local}");
-    axum::serve(listener, app)
+    println!("Herald listening on http://{addr}");
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(ServeError::Serve)?;
+        .await;
+    ticker.abort();
+    served.map_err(ServeError::Serve)?;
     eprintln!("Herald stopped");
     Ok(())
 }

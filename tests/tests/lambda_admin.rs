@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use herald_core::adapters::dynamo::DynamoStore;
 use herald_core::ports::SystemClock;
+use herald_core::render::TemplateCache;
+use herald_core::service::trigger::{TriggerConfig, TriggerService};
 use herald_core::service::{AdminConfig, AdminService};
 use herald_tests::dynamo_local;
 use lambda_http::request::LambdaRequest;
@@ -125,9 +127,88 @@ async fn api_gateway_v2_events_drive_the_admin_router_over_dynamodb_local() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_trigger_api_health_route_answers_through_the_lambda_path() {
-    let app = herald_trigger_api::router();
-    let response = invoke(&app, event("GET", "/im/health", "GET /im/health", None)).await;
-    assert_eq!(response["statusCode"], 200, "{response}");
-    assert_eq!(body_of(&response)["status"], "ok");
+async fn the_trigger_api_accepts_a_unitary_execution_through_the_lambda_path() {
+    let client = dynamo_local::client().await;
+    let table = dynamo_local::fresh_table(&client).await;
+    let store = DynamoStore::new(client, table);
+    let admin = AdminService::new(store.clone(), SystemClock, AdminConfig::default());
+    let config: herald_core::domain::ChannelConfigSpec = serde_json::from_value(json!({
+        "name": "SMS", "category": "transactional", "sms": {"senderId": "Herald"}
+    }))
+    .unwrap();
+    let config: herald_core::domain::ChannelConfig = admin.create_managed(config).await.unwrap();
+    let spec = serde_json::from_value(json!({"name": "Code", "type": "transactional", "channel": "sms",
+        "channelConfigId": config.id, "content": {"sms": {"text": "Your code is {{context.code}}"}}}))
+    .unwrap();
+    let campaign = admin.create_campaign(spec).await.unwrap();
+    admin
+        .activate_campaign(campaign.campaign.id, None)
+        .await
+        .unwrap();
+
+    let outbox_dir =
+        std::env::temp_dir().join(format!("herald-lambda-outbox-{}", uuid::Uuid::new_v4()));
+    let outbox = herald_core::adapters::outbox::Outbox::open(&outbox_dir).unwrap();
+    let trigger = TriggerService::new(
+        store,
+        outbox.clone(),
+        SystemClock,
+        Arc::new(TemplateCache::new(8)),
+        TriggerConfig::default(),
+    );
+    let app = herald_trigger_api::router(Arc::new(trigger));
+
+    let health = invoke(&app, event("GET", "/im/health", "GET /im/health", None)).await;
+    assert_eq!(health["statusCode"], 200, "{health}");
+    assert_eq!(body_of(&health)["status"], "ok");
+
+    let body = json!({"requestId": "lambda-1", "campaignId": campaign.campaign.id, "context": {"code": "123456"},
+                      "recipients": [{"type": "external", "namespace": "phone", "userId": "+14155552671"}]});
+    let accepted = invoke(
+        &app,
+        event(
+            "POST",
+            "/im/executions/unitary",
+            "ANY /im/{proxy+}",
+            Some(&body.to_string()),
+        ),
+    )
+    .await;
+    assert_eq!(accepted["statusCode"], 202, "{accepted}");
+    let execution = body_of(&accepted)["executionId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let replay = invoke(
+        &app,
+        event(
+            "POST",
+            "/im/executions/unitary",
+            "ANY /im/{proxy+}",
+            Some(&body.to_string()),
+        ),
+    )
+    .await;
+    assert_eq!(replay["statusCode"], 202);
+    assert_eq!(
+        replay["body"], accepted["body"],
+        "the retry replays the first response byte for byte"
+    );
+    assert_eq!(replay["headers"]["idempotency-replay"], "true");
+
+    let path = format!("/im/executions/{execution}/messages");
+    let messages = invoke(&app, event("GET", &path, "ANY /im/{proxy+}", None)).await;
+    let items = body_of(&messages)["items"].clone();
+    assert_eq!(items.as_array().map(Vec::len), Some(1), "{messages}");
+    assert_eq!(items[0]["outcome"], "sent");
+    let listed = outbox
+        .list(&herald_core::ports::PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.items.len(),
+        1,
+        "exactly one message reached the outbox"
+    );
+    let _ = std::fs::remove_dir_all(outbox_dir);
 }

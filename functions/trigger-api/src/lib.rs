@@ -1,24 +1,59 @@
 //! # herald-trigger-api
 //!
-//! The execution API (`/im/executions/*`, wire-compatible with Adobe Journey Optimizer's
-//! Interactive Message Execution API) as an axum [`Router`]. At this stage it serves the health
-//! route; executions arrive with the trigger pipeline.
+//! The execution API as an axum [`Router`], wire-compatible with Adobe Journey Optimizer's
+//! Interactive Message Execution API: `POST /im/executions/unitary`, `POST
+//! /im/executions/highthroughput`, `GET /im/executions/audience/{executionId}`, plus Herald's
+//! `GET /im/executions/{executionId}/messages` and `GET /im/health`.
+//!
+//! One router, two hosts: the Lambda `main.rs` hands it to `lambda_http::run`; `herald serve`
+//! mounts it beside the admin API.
 
-use axum::Json;
+use std::sync::Arc;
+
 use axum::Router;
-use axum::routing::get;
-use serde_json::{Value, json};
+use axum::routing::{get, post};
+use herald_core::ports::{Clock, Delivery, ExecutionStores, Store};
+use herald_core::service::trigger::TriggerService;
+
+mod executions;
+
+/// The state every handler gets.
+pub type Trigger<S, D, C> = Arc<TriggerService<S, D, C>>;
 
 /// The trigger routes, without authentication and fallbacks (the host adds them).
-pub fn routes() -> Router {
-    Router::new().route("/im/health", get(health))
+pub fn routes<S, D, C>(trigger: Trigger<S, D, C>) -> Router
+where
+    S: Store + ExecutionStores,
+    D: Delivery,
+    C: Clock,
+{
+    Router::new()
+        .route("/im/health", get(executions::health))
+        .route(
+            "/im/executions/unitary",
+            post(executions::unitary::<S, D, C>),
+        )
+        .route(
+            "/im/executions/highthroughput",
+            post(executions::high_throughput::<S, D, C>),
+        )
+        .route(
+            "/im/executions/audience/{execution_id}",
+            get(executions::status::<S, D, C>),
+        )
+        .route(
+            "/im/executions/{execution_id}/messages",
+            get(executions::messages::<S, D, C>),
+        )
+        .with_state(trigger)
 }
 
 /// The trigger API as deployed on its own (the Lambda function): routes plus fallbacks.
-pub fn router() -> Router {
-    herald_core::http::layers::finish(routes())
-}
-
-async fn health() -> Json<Value> {
-    Json(json!({ "status": "ok", "service": "herald", "version": env!("CARGO_PKG_VERSION") }))
+pub fn router<S, D, C>(trigger: Trigger<S, D, C>) -> Router
+where
+    S: Store + ExecutionStores,
+    D: Delivery,
+    C: Clock,
+{
+    herald_core::http::layers::finish(routes(trigger))
 }

@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::domain::{ReviewReport, ValidationError};
 use crate::ports::StoreError;
 use crate::service::ServiceError;
+use crate::service::trigger::TriggerError;
 
 /// The `type` URI prefix; the stable code follows it.
 pub const TYPE_PREFIX: &str = "urn:herald:error:";
@@ -174,5 +175,58 @@ impl IntoResponse for ApiError {
             resp.headers_mut().insert(k, v);
         }
         resp
+    }
+}
+
+impl ApiError {
+    /// AJO's `report.additionalContext` for execution errors.
+    pub fn with_context(mut self, request_id: Option<&str>, campaign_id: Option<&str>) -> Self {
+        let mut ctx = serde_json::Map::new();
+        if let Some(r) = request_id {
+            ctx.insert("requestId".into(), Value::String(r.to_string()));
+        }
+        if let Some(c) = campaign_id {
+            ctx.insert("campaignId".into(), Value::String(c.to_string()));
+        }
+        self.problem.report = Some(serde_json::json!({ "additionalContext": ctx }));
+        self
+    }
+}
+
+impl From<TriggerError> for ApiError {
+    fn from(e: TriggerError) -> Self {
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let code = e.code();
+        if status.is_server_error() {
+            tracing::error!(error = %error_chain(&e), code, "trigger failed");
+            return Problem::new(
+                status,
+                code,
+                "Herald could not complete the request; it has been logged",
+            )
+            .into();
+        }
+        let mut p = Problem::new(status, code, e.to_string());
+        let retry_after = match &e {
+            TriggerError::Invalid(errs) => {
+                p.detail = match errs.0.as_slice() {
+                    [one] => one.to_string(),
+                    many => format!("{} problems: {}", many.len(), errs),
+                };
+                p.errors = errs.0.clone();
+                None
+            }
+            TriggerError::InFlight {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        };
+        let mut err: ApiError = p.into();
+        if let Some(secs) = retry_after
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            err = err.with_header(header::RETRY_AFTER, v);
+        }
+        err
     }
 }

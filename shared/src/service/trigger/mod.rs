@@ -29,6 +29,7 @@ use crate::ports::{
 use crate::render::{CompiledCampaign, TemplateCache};
 
 mod address;
+pub mod feedback;
 mod pipeline;
 
 /// Deployment settings of the trigger side.
@@ -271,6 +272,16 @@ where
             }
             _ => {}
         }
+        self.context_for(campaign, version).await
+    }
+
+    /// Loads what the pipeline needs for one campaign version.
+    async fn context_for(
+        &self,
+        campaign: Campaign,
+        version: CampaignVersion,
+    ) -> Result<CampaignCtx, TriggerError> {
+        let spec = &version.spec;
         let compiled = self
             .templates
             .get_or_compile(&version)
@@ -492,6 +503,101 @@ where
             }
         }
         Ok(records)
+    }
+
+    /// Releases held messages that are due (quiet hours over, throttling backed off): each
+    /// runs through the pipeline again, then its hold is removed. Safe to run concurrently and
+    /// repeatedly: a message moves on from `queued` only once. Returns how many were handled.
+    pub async fn release_due(&self, limit: u32) -> Result<usize, TriggerError> {
+        let now = self.clock.now();
+        let due = self.store.due_held(now, limit).await?;
+        let mut handled = 0;
+        for held in &due {
+            let work = &held.work;
+            match self
+                .campaign_version_ctx(work.campaign_id, work.campaign_version)
+                .await
+            {
+                Ok(ctx) => {
+                    self.release(&ctx, held).await?;
+                }
+                Err(TriggerError::Store(e)) => return Err(TriggerError::Store(e)),
+                // The campaign was stopped (or removed) while the message waited: it is not sent.
+                Err(e) => self.drop_held(held, &e.to_string()).await?,
+            }
+            self.store.release(&held.message_id).await?;
+            handled += 1;
+        }
+        Ok(handled)
+    }
+
+    /// The context for a specific version of a campaign that must still be live.
+    async fn campaign_version_ctx(
+        &self,
+        id: CampaignId,
+        version: u32,
+    ) -> Result<CampaignCtx, TriggerError> {
+        let campaign = self
+            .store
+            .get_campaign(id)
+            .await?
+            .ok_or_else(|| TriggerError::CampaignNotFound(id.to_string()))?;
+        if campaign.status != CampaignStatus::Live {
+            return Err(TriggerError::CampaignNotLive {
+                id,
+                status: campaign.status,
+            });
+        }
+        let version = self
+            .store
+            .get_campaign_version(id, version)
+            .await?
+            .ok_or_else(|| TriggerError::CampaignNotFound(format!("{id} v{version}")))?;
+        self.context_for(campaign, version).await
+    }
+
+    /// Marks a held message excluded because its campaign can no longer send.
+    async fn drop_held(
+        &self,
+        held: &crate::domain::HeldMessage,
+        why: &str,
+    ) -> Result<(), TriggerError> {
+        let Some(mut record) = self.store.get_message(&held.message_id).await? else {
+            return Ok(());
+        };
+        if record.outcome != crate::domain::OutcomeKind::Queued {
+            return Ok(());
+        }
+        record.outcome = crate::domain::OutcomeKind::Excluded;
+        record.reason = Some(
+            crate::domain::ExclusionReason::CampaignNotLive
+                .as_str()
+                .into(),
+        );
+        record.detail = Some(why.to_string());
+        record.release_at = None;
+        record.updated_at = self.clock.now();
+        match self
+            .store
+            .update_message(&record, crate::domain::OutcomeKind::Queued)
+            .await
+        {
+            Ok(()) => {
+                let delta = CountDelta(vec![("queued".into(), -1)]).plus(CountDelta::excluded(
+                    crate::domain::ExclusionReason::CampaignNotLive,
+                ));
+                self.count(
+                    record.campaign_id,
+                    record.campaign_version,
+                    record.execution_id,
+                    &delta,
+                )
+                .await?;
+                Ok(())
+            }
+            Err(StoreError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// An execution with its counts.

@@ -15,7 +15,7 @@ use crate::ports::{
     Accepted, EmailEnvelope, EmailSender, FixedClock, PushEnvelope, PushSender, SendError,
     SmsEnvelope, SmsSender, SuppressionStore,
 };
-use crate::service::{AdminConfig, AdminService, Managed};
+use crate::service::{AdminConfig, AdminService};
 
 /// Records every provider call; answers from a script (default: accepted).
 #[derive(Clone, Default)]

@@ -1,0 +1,60 @@
+//! The local scheduler tick of `herald serve`: releases held messages whose time has come and
+//! hands the outbox's simulated SES events to the feedback path.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use herald_core::adapters::outbox::Outbox;
+use herald_core::adapters::outbox::{FeedbackKind as SimKind, SimulatedFeedback};
+use herald_core::http::problem::error_chain;
+use herald_core::ports::{Delivery, ExecutionStores, Store, SystemClock};
+use herald_core::service::trigger::TriggerService;
+use herald_core::service::trigger::feedback::{FeedbackEvent, FeedbackKind};
+
+/// Held messages released per tick.
+const RELEASE_BATCH: u32 = 500;
+
+pub async fn run<S, D>(
+    trigger: Arc<TriggerService<S, D, SystemClock>>,
+    outbox: Outbox,
+    every: Duration,
+) where
+    S: Store + ExecutionStores,
+    D: Delivery,
+{
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        once(&trigger, &outbox).await;
+    }
+}
+
+/// One tick; failures are logged and retried on the next tick.
+pub async fn once<S, D>(trigger: &TriggerService<S, D, SystemClock>, outbox: &Outbox)
+where
+    S: Store + ExecutionStores,
+    D: Delivery,
+{
+    for event in outbox.take_feedback() {
+        if let Err(e) = trigger.record_feedback(&to_event(&event)).await {
+            tracing::warn!(error = %error_chain(&e), "could not record simulated feedback");
+        }
+    }
+    if let Err(e) = trigger.release_due(RELEASE_BATCH).await {
+        tracing::warn!(error = %error_chain(&e), "could not release held messages");
+    }
+}
+
+fn to_event(f: &SimulatedFeedback) -> FeedbackEvent {
+    FeedbackEvent {
+        provider_message_id: f.provider_message_id.clone(),
+        kind: match f.kind {
+            SimKind::Delivery => FeedbackKind::Delivery,
+            SimKind::Bounce { permanent } => FeedbackKind::Bounce { permanent },
+            SimKind::Complaint => FeedbackKind::Complaint,
+        },
+        address: f.address.clone(),
+        occurred_at: f.occurred_at,
+    }
+}

@@ -1,0 +1,363 @@
+//! End to end: triggers through the AJO-compatible execution API of the `herald` binary, with
+//! messages landing in the outbox of its data directory. Every reply is checked never to be a
+//! 5xx (see `herald_tests::server`).
+
+use std::time::Duration;
+
+use herald_tests::server::{HeraldServer, Reply};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+fn start() -> HeraldServer {
+    HeraldServer::start(std::path::Path::new(env!("CARGO_BIN_EXE_herald")), &[], &[])
+}
+
+async fn channel_config(s: &HeraldServer, body: Value) -> String {
+    let r = s.post("/channel-configs", &body).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.body["id"].as_str().unwrap().to_string()
+}
+
+async fn live_campaign(s: &HeraldServer, spec: Value) -> String {
+    let c = s.post("/campaigns", &spec).await;
+    assert_eq!(c.status, 201, "{}", c.text);
+    let id = c.body["id"].as_str().unwrap().to_string();
+    let a = s.post_empty(&format!("/campaigns/{id}/activate")).await;
+    assert_eq!(a.body["status"], "live", "{}", a.text);
+    id
+}
+
+async fn password_reset(s: &HeraldServer) -> String {
+    let cfg = channel_config(
+        s,
+        json!({"name": "Mail", "category": "transactional", "email": {"fromAddress": "no-reply@example.com", "fromName": "Example"}}),
+    )
+    .await;
+    live_campaign(
+        s,
+        json!({"name": "Password reset", "type": "transactional", "channel": "email", "channelConfigId": cfg,
+               "content": {"email": {"subject": "Reset your password, {{default profile.firstName \"there\"}}",
+                                     "html": "<p>Hi {{profile.firstName}}, <a href=\"{{context.resetUrl}}\">reset</a> within {{context.minutes}} minutes.</p>"}}}),
+    )
+    .await
+}
+
+async fn messages(s: &HeraldServer, reply: &Reply) -> Vec<Value> {
+    let id = reply.body["executionId"].as_str().expect("an executionId");
+    let m = s.get(&format!("/im/executions/{id}/messages")).await;
+    assert_eq!(m.status, 200, "{}", m.text);
+    m.body["items"].as_array().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_reset_email_is_rendered_from_profile_and_context_into_the_outbox() {
+    let s = start();
+    let campaign = password_reset(&s).await;
+    let p = s
+        .put(
+            "/profiles/email/ann@example.com",
+            &json!({"attributes": {"firstName": "Ann"}}),
+        )
+        .await;
+    assert_eq!(p.status, 201, "{}", p.text);
+
+    let r = s
+        .post(
+            "/im/executions/unitary",
+            &json!({"requestId": "reset-1", "campaignId": campaign,
+                    "context": {"resetUrl": "https://example.com/reset/abc", "minutes": 30},
+                    "recipients": [{"type": "aep", "namespace": "email", "userId": "ann@example.com"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    for field in [
+        "executionId",
+        "requestId",
+        "createdAt",
+        "createdBy",
+        "modifiedAt",
+        "modifiedBy",
+    ] {
+        assert!(
+            r.body.get(field).is_some(),
+            "AJO response field {field} missing: {}",
+            r.text
+        );
+    }
+    assert_eq!(r.body["requestId"], "reset-1");
+
+    let msgs = messages(&s, &r).await;
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(msgs[0]["outcome"], "sent", "{msgs:?}");
+    assert_eq!(msgs[0]["rulesBypassed"], true);
+    let message_id = msgs[0]["id"].as_str().unwrap();
+
+    let out = s.get(&format!("/outbox/{message_id}")).await;
+    assert_eq!(out.status, 200, "{}", out.text);
+    let text = out.text.clone();
+    assert!(text.contains("Reset your password, Ann"), "{text}");
+    assert!(text.contains("https://example.com/reset/abc"), "{text}");
+    assert!(text.contains("30 minutes"), "{text}");
+    let eml = s.get(&format!("/outbox/{message_id}/eml")).await;
+    assert_eq!(eml.status, 200);
+    assert!(
+        eml.text
+            .lines()
+            .any(|l| l.starts_with("To:") && l.contains("ann@example.com")),
+        "{}",
+        eml.text
+    );
+    assert!(eml.text.contains("multipart/alternative"), "{}", eml.text);
+    assert!(
+        !eml.text.contains("List-Unsubscribe"),
+        "transactional mail has no List-Unsubscribe"
+    );
+    assert!(
+        s.data_dir
+            .join("outbox")
+            .join(format!("{message_id}.eml"))
+            .exists()
+    );
+
+    let status = s
+        .get(&format!(
+            "/im/executions/audience/{}",
+            r.body["executionId"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(status.body["status"], "Succeeded", "{}", status.text);
+    assert_eq!(status.body["targetedProfileCount"], 1);
+    assert_eq!(status.body["counts"]["sent"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_replays_the_response_and_a_reused_request_id_is_refused() {
+    let s = start();
+    let campaign = password_reset(&s).await;
+    let body = json!({"requestId": "idem-1", "campaignId": campaign,
+                      "recipients": [{"type": "external", "namespace": "email", "userId": "bob@example.com"}]});
+    let first = s.post("/im/executions/unitary", &body).await;
+    assert_eq!(first.status, 202, "{}", first.text);
+    let again = s.post("/im/executions/unitary", &body).await;
+    assert_eq!(again.status, 202);
+    assert_eq!(again.text, first.text, "byte for byte");
+    assert_eq!(
+        again
+            .headers
+            .get("idempotency-replay")
+            .map(|v| v.to_str().unwrap()),
+        Some("true")
+    );
+    assert!(first.headers.get("idempotency-replay").is_none());
+    let outbox = s.get("/outbox").await;
+    assert_eq!(
+        outbox.body["items"].as_array().unwrap().len(),
+        1,
+        "sent once: {}",
+        outbox.text
+    );
+
+    let mut other = body.clone();
+    other["recipients"][0]["userId"] = json!("carol@example.com");
+    let reused = s.post("/im/executions/unitary", &other).await;
+    reused.assert_problem(422, "request-id-reused");
+    assert_eq!(
+        reused.body["report"]["additionalContext"]["requestId"],
+        "idem-1"
+    );
+    assert_eq!(
+        reused.body["report"]["additionalContext"]["campaignId"],
+        campaign.as_str()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bounce_simulator_address_is_suppressed_for_the_next_trigger() {
+    let s = start();
+    let campaign = password_reset(&s).await;
+    let to = |req: &str| {
+        json!({"requestId": req, "campaignId": campaign,
+               "recipients": [{"type": "external", "namespace": "email", "userId": "bounce@simulator.amazonses.com"}]})
+    };
+    let first = s.post("/im/executions/unitary", &to("b1")).await;
+    assert_eq!(messages(&s, &first).await[0]["outcome"], "sent");
+    // The tick feeds the simulated bounce to the feedback path within a second or two.
+    let mut suppressed = false;
+    for _ in 0..50 {
+        if s.get("/suppressions/email/bounce@simulator.amazonses.com")
+            .await
+            .status
+            == 200
+        {
+            suppressed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(suppressed, "the hard bounce suppressed the address");
+    let m = messages(&s, &first).await;
+    assert_eq!(m[0]["outcome"], "bounced", "{m:?}");
+    let second = s.post("/im/executions/unitary", &to("b2")).await;
+    let m = messages(&s, &second).await;
+    assert_eq!(
+        (m[0]["outcome"].as_str(), m[0]["reason"].as_str()),
+        (Some("excluded"), Some("Suppressed"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sms_push_and_high_throughput_triggers_reach_the_outbox() {
+    let s = start();
+    let sms_cfg = channel_config(
+        &s,
+        json!({"name": "SMS", "category": "transactional", "sms": {"senderId": "Herald"}}),
+    )
+    .await;
+    let sms = live_campaign(
+        &s,
+        json!({"name": "OTP", "type": "transactional", "channel": "sms", "channelConfigId": sms_cfg, "highThroughput": true,
+               "content": {"sms": {"text": "Your code: {{context.code}}"}}}),
+    )
+    .await;
+    let ht = s
+        .post(
+            "/im/executions/highthroughput",
+            &json!({"requestId": "ht-1", "campaignId": sms, "recipients": [
+                {"type": "external", "namespace": "phone", "userId": "+14155552671", "context": {"code": "111111"}},
+                {"type": "external", "namespace": "phone", "userId": "+14155552672", "context": {"code": "222222"}}]}),
+        )
+        .await;
+    assert_eq!(ht.status, 202, "{}", ht.text);
+    let m = messages(&s, &ht).await;
+    assert!(m.iter().all(|x| x["outcome"] == "sent"), "{m:?}");
+    let out = s
+        .get(&format!("/outbox/{}", m[0]["id"].as_str().unwrap()))
+        .await;
+    assert!(out.text.contains("Your code: "), "{}", out.text);
+    // A high-throughput campaign is not triggered through /unitary, and takes external recipients only.
+    s.post(
+        "/im/executions/unitary",
+        &json!({"requestId": "u", "campaignId": sms, "recipients": [{"type": "external", "namespace": "phone", "userId": "+14155552671"}]}),
+    )
+    .await
+    .assert_problem(400, "wrong-execution-kind");
+    s.post(
+        "/im/executions/highthroughput",
+        &json!({"requestId": "a", "campaignId": sms, "recipients": [{"type": "aep", "namespace": "phone", "userId": "+14155552671"}]}),
+    )
+    .await
+    .assert_problem(400, "invalid-request");
+
+    let push_cfg = channel_config(
+        &s,
+        json!({"name": "Push", "category": "transactional", "push": {"apnsPlatformArn": "arn:aws:sns:us-east-1:123456789012:app/APNS/herald"}}),
+    )
+    .await;
+    let push = live_campaign(
+        &s,
+        json!({"name": "Shipped", "type": "transactional", "channel": "push", "channelConfigId": push_cfg,
+               "content": {"push": {"title": "Shipped", "body": "Order {{context.order}} is on its way", "url": "app://orders/{{context.order}}"}}}),
+    )
+    .await;
+    let p = s
+        .post(
+            "/im/executions/unitary",
+            &json!({"requestId": "push-1", "campaignId": push, "context": {"order": "A-42"}, "recipients": [
+                {"type": "external", "namespace": "device", "userId": "d-1", "channelData": {"pushInfo": {"token": "apns-token-1", "platform": "apns"}}}]}),
+        )
+        .await;
+    let m = messages(&s, &p).await;
+    assert_eq!(m[0]["outcome"], "sent", "{m:?}");
+    let out = s
+        .get(&format!("/outbox/{}", m[0]["id"].as_str().unwrap()))
+        .await;
+    assert!(
+        out.text.contains("Order A-42 is on its way"),
+        "{}",
+        out.text
+    );
+    assert!(out.text.contains("app://orders/A-42"), "{}", out.text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_triggers_get_a_clear_4xx_problem() {
+    let s = start();
+    let campaign = password_reset(&s).await;
+    let one = json!([{"type": "external", "namespace": "email", "userId": "a@example.com"}]);
+
+    s.send(
+        Method::POST,
+        "/im/executions/unitary",
+        Some(b"{\"requestId\":".to_vec()),
+        &[],
+    )
+    .await
+    .assert_problem(400, "invalid-json");
+    s.post(
+        "/im/executions/unitary",
+        &json!({"campaignId": campaign, "recipients": one}),
+    )
+    .await
+    .assert_problem(400, "invalid-request");
+    s.post(
+        "/im/executions/unitary",
+        &json!({"requestId": "r", "campaignId": campaign, "recipients": []}),
+    )
+    .await
+    .assert_problem(400, "invalid-request");
+    let many: Vec<Value> = (0..21).map(|i| json!({"type": "external", "namespace": "email", "userId": format!("u{i}@example.com")})).collect();
+    let too_many = s
+        .post(
+            "/im/executions/unitary",
+            &json!({"requestId": "r", "campaignId": campaign, "recipients": many}),
+        )
+        .await;
+    too_many.assert_problem(400, "invalid-request");
+    assert_eq!(
+        too_many.body["report"]["additionalContext"]["requestId"],
+        "r"
+    );
+    let dup = json!([{"type": "external", "namespace": "email", "userId": "a@example.com"}, {"type": "external", "namespace": "email", "userId": "a@example.com"}]);
+    s.post(
+        "/im/executions/unitary",
+        &json!({"requestId": "r", "campaignId": campaign, "recipients": dup}),
+    )
+    .await
+    .assert_problem(400, "invalid-request");
+    s.post("/im/executions/unitary", &json!({"requestId": "r", "campaignId": campaign, "recipients": [{"type": "robot", "namespace": "email", "userId": "a"}]}))
+        .await
+        .assert_problem(400, "invalid-request");
+    s.post("/im/executions/unitary", &json!({"requestId": "r", "campaignId": campaign, "recipients": one, "context": {"blob": "x".repeat(210 * 1024)}}))
+        .await
+        .assert_problem(400, "invalid-request");
+    s.post("/im/executions/unitary", &json!({"requestId": "r", "campaignId": campaign, "recipients": one, "context": {"blob": "x".repeat(300 * 1024)}}))
+        .await
+        .assert_problem(413, "payload-too-large");
+    s.post("/im/executions/unitary", &json!({"requestId": "r", "campaignId": "0190d6a2-0000-7000-8000-000000000000", "recipients": one}))
+        .await
+        .assert_problem(404, "campaign-not-found");
+    s.post(
+        "/im/executions/unitary",
+        &json!({"requestId": "r", "campaignId": "not-a-campaign", "recipients": one}),
+    )
+    .await
+    .assert_problem(404, "campaign-not-found");
+    let draft = s
+        .post("/campaigns", &json!({"name": "d", "type": "transactional", "channel": "email", "content": {"email": {"subject": "s", "html": "h"}}}))
+        .await;
+    s.post(
+        "/im/executions/unitary",
+        &json!({"requestId": "r", "campaignId": draft.body["id"], "recipients": one}),
+    )
+    .await
+    .assert_problem(409, "campaign-not-live");
+    s.get("/im/executions/audience/0190d6a2-0000-7000-8000-000000000000")
+        .await
+        .assert_problem(404, "execution-not-found");
+    s.get("/im/executions/nope/messages")
+        .await
+        .assert_problem(404, "execution-not-found");
+    s.send_anonymous(Method::POST, "/im/executions/unitary")
+        .await
+        .assert_problem(401, "unauthorized");
+}
