@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use herald_core::ports::{Clock, Store};
+use herald_core::ports::{Clock, ExecutionStores, Store};
 use herald_core::service::AdminService;
 
 mod openapi;
@@ -24,11 +24,11 @@ pub type Admin<S, C> = Arc<AdminService<S, C>>;
 
 /// The admin routes, without authentication (the host adds it) and without the shared
 /// fallbacks (see [`herald_core::http::layers::finish`]).
-pub fn routes<S: Store, C: Clock>(admin: Admin<S, C>) -> Router {
+pub fn routes<S: Store + ExecutionStores, C: Clock>(admin: Admin<S, C>) -> Router {
     routes::router(admin)
 }
 
 /// The admin API as deployed on its own (the Lambda function): routes plus fallbacks.
-pub fn router<S: Store, C: Clock>(admin: Admin<S, C>) -> Router {
+pub fn router<S: Store + ExecutionStores, C: Clock>(admin: Admin<S, C>) -> Router {
     herald_core::http::layers::finish(routes(admin))
 }

@@ -58,6 +58,7 @@ Lists are paged with `limit` and the opaque `cursor` from the previous page's `n
         routes::campaigns::archive,
         routes::campaigns::duplicate,
         routes::campaigns::preview,
+        routes::campaigns::report,
         docs::list_channel_configs,
         docs::create_channel_config,
         docs::get_channel_config,
@@ -545,6 +546,7 @@ mod tests {
         ("post", "/campaigns/{id}/archive"),
         ("post", "/campaigns/{id}/duplicate"),
         ("post", "/campaigns/{id}/preview"),
+        ("get", "/campaigns/{id}/report"),
         ("get", "/channel-configs"),
         ("post", "/channel-configs"),
         ("get", "/channel-configs/{id}"),
@@ -576,7 +578,7 @@ mod tests {
     ];
 
     /// Distinct paths in [`ROUTES`]: a new route needs a new entry there and in the document.
-    const PATH_COUNT: usize = 25;
+    const PATH_COUNT: usize = 26;
 
     const METHODS: &[&str] = &[
         "get", "put", "post", "delete", "options", "head", "patch", "trace",

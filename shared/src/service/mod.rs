@@ -11,6 +11,7 @@ mod campaigns;
 mod config;
 pub mod error;
 mod profiles;
+mod reports;
 mod suppressions;
 
 pub use audiences::{AudienceView, IdentityRef, MembersRequest};
@@ -18,6 +19,7 @@ pub use campaigns::{CampaignView, PreviewRequest, PreviewResponse};
 pub use config::Managed;
 pub use error::{ServiceError, ServiceResult};
 pub use profiles::{ImportLineError, ImportReport, MAX_IMPORT_LINES};
+pub use reports::{CampaignReport, VersionReport};
 pub use suppressions::SuppressionRequest;
 
 /// Deployment settings the admin operations need.

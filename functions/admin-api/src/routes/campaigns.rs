@@ -375,3 +375,22 @@ pub async fn preview<S: Store, C: Clock>(
 ) -> ApiResult<Json<PreviewResponse>> {
     Ok(Json(admin.preview_campaign(id(&cid)?, req).await?))
 }
+
+/// Message counts by outcome (exclusions by reason) for every activated version and in total.
+#[utoipa::path(
+    get,
+    path = "/campaigns/{id}/report",
+    tag = "campaigns",
+    operation_id = "getCampaignReport",
+    params(("id" = herald_core::domain::CampaignId, Path, description = "Campaign id")),
+    responses(
+        (status = 200, description = "The campaign's report", body = herald_core::service::CampaignReport),
+        (status = 404, response = crate::openapi::NotFound),
+    )
+)]
+pub async fn report<S: Store + herald_core::ports::ExecutionStores, C: Clock>(
+    State(admin): State<Admin<S, C>>,
+    Path(cid): Path<String>,
+) -> ApiResult<Json<herald_core::service::CampaignReport>> {
+    Ok(Json(admin.campaign_report(id(&cid)?).await?))
+}

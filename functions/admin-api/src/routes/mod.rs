@@ -2,7 +2,7 @@
 
 use axum::Router;
 use axum::routing::{get, post, put};
-use herald_core::ports::{Clock, Store};
+use herald_core::ports::{Clock, ExecutionStores, Store};
 
 use crate::Admin;
 
@@ -16,7 +16,7 @@ pub(crate) mod suppressions;
 /// works on `herald serve` also works deployed.
 pub const IMPORT_BODY_LIMIT: usize = 5 * 1024 * 1024;
 
-pub fn router<S: Store, C: Clock>(admin: Admin<S, C>) -> Router {
+pub fn router<S: Store + ExecutionStores, C: Clock>(admin: Admin<S, C>) -> Router {
     use herald_core::domain::{ChannelConfig, RuleSet};
     Router::new()
         .route("/openapi.json", get(crate::openapi::serve))
@@ -50,6 +50,7 @@ pub fn router<S: Store, C: Clock>(admin: Admin<S, C>) -> Router {
             post(campaigns::duplicate::<S, C>),
         )
         .route("/campaigns/{id}/preview", post(campaigns::preview::<S, C>))
+        .route("/campaigns/{id}/report", get(campaigns::report::<S, C>))
         .route(
             "/channel-configs",
             get(managed::list::<ChannelConfig, S, C>).post(managed::create::<ChannelConfig, S, C>),
