@@ -242,6 +242,8 @@ pub enum ExclusionReason {
     RenderError,
     /// The push endpoint is disabled (uninstalled app, expired token).
     PushEndpointDisabled,
+    /// The message waited (quiet hours, throttling) and its campaign stopped meanwhile.
+    CampaignNotLive,
 }
 
 impl ExclusionReason {
@@ -257,6 +259,7 @@ impl ExclusionReason {
             Self::QuietHours => "QuietHours",
             Self::RenderError => "RenderError",
             Self::PushEndpointDisabled => "PushEndpointDisabled",
+            Self::CampaignNotLive => "CampaignNotLive",
         }
     }
 }
