@@ -9,5 +9,6 @@ pub mod outbox_routes;
 pub mod serve;
 pub mod tick;
 pub mod token;
+pub mod worker;
 
 pub use args::{Cli, Command};

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use axum::Router;
 use herald_core::adapters::dynamo::DynamoStore;
+use herald_core::adapters::local_queue::LocalQueue;
 use herald_core::adapters::outbox::Outbox;
 use herald_core::adapters::sqlite::SqliteStore;
 use herald_core::http::auth::require_bearer;
@@ -27,6 +28,8 @@ use crate::token::{self, TokenError, TokenSource};
 pub const DATABASE_FILE: &str = "herald.db";
 /// The outbox folder inside the data directory.
 pub const OUTBOX_DIR: &str = "outbox";
+/// The job queue's database inside the data directory.
+pub const QUEUE_FILE: &str = "queue.db";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -53,12 +56,13 @@ pub enum ServeError {
 /// The local deployment: services over one store and the outbox.
 pub struct Local<S> {
     pub admin: Arc<AdminService<S, SystemClock>>,
-    pub trigger: Arc<TriggerService<S, Outbox, SystemClock>>,
+    pub trigger: Arc<TriggerService<S, Outbox, LocalQueue, SystemClock>>,
+    pub queue: LocalQueue,
     pub outbox: Outbox,
 }
 
 impl<S: Store + ExecutionStores> Local<S> {
-    pub fn new(store: S, outbox: Outbox, public_base_url: String) -> Self {
+    pub fn new(store: S, outbox: Outbox, queue: LocalQueue, public_base_url: String) -> Self {
         let admin = Arc::new(AdminService::new(
             store.clone(),
             SystemClock,
@@ -72,6 +76,7 @@ impl<S: Store + ExecutionStores> Local<S> {
         let trigger = Arc::new(TriggerService::new(
             store,
             outbox.clone(),
+            queue.clone(),
             SystemClock,
             templates,
             config,
@@ -79,6 +84,7 @@ impl<S: Store + ExecutionStores> Local<S> {
         Self {
             admin,
             trigger,
+            queue,
             outbox,
         }
     }
@@ -124,13 +130,15 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     let outbox_dir = args.data_dir.join(OUTBOX_DIR);
     let outbox = Outbox::open(&outbox_dir).map_err(|e| ServeError::Outbox(Box::new(e)))?;
     eprintln!("Outbox: {}", outbox_dir.display());
+    let queue = LocalQueue::open(&args.data_dir.join(QUEUE_FILE))
+        .map_err(|e| ServeError::Store(Box::new(e)))?;
     match args.store {
         StoreKind::Sqlite => {
             let path = args.data_dir.join(DATABASE_FILE);
             eprintln!("Store: SQLite at {}", path.display());
             let store = SqliteStore::open(&path).map_err(|e| ServeError::Store(Box::new(e)))?;
             serve(
-                Local::new(store, outbox, public),
+                Local::new(store, outbox, queue, public),
                 listener,
                 local,
                 token.into(),
@@ -143,7 +151,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
                 .map_err(|e| ServeError::Store(Box::new(e)))?;
             eprintln!("Store: DynamoDB table {}", store.table());
             serve(
-                Local::new(store, outbox, public),
+                Local::new(store, outbox, queue, public),
                 listener,
                 local,
                 token.into(),
@@ -165,12 +173,17 @@ async fn serve<S: Store + ExecutionStores>(
         local.outbox.clone(),
         Duration::from_secs(1),
     ));
+    let worker = tokio::spawn(crate::worker::run(
+        local.trigger.clone(),
+        local.queue.clone(),
+    ));
     // Tests and scripts wait for this line.
     println!("Herald listening on http://{addr}");
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await;
     ticker.abort();
+    worker.abort();
     served.map_err(ServeError::Serve)?;
     eprintln!("Herald stopped");
     Ok(())

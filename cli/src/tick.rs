@@ -1,5 +1,5 @@
-//! The local scheduler tick of `herald serve`: releases held messages whose time has come and
-//! hands the outbox's simulated SES events to the feedback path.
+//! The local scheduler tick of `herald serve`: releases held messages whose time has come, fires
+//! due scheduled executions, and hands the outbox's simulated SES events to the feedback path.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,20 +7,21 @@ use std::time::Duration;
 use herald_core::adapters::outbox::Outbox;
 use herald_core::adapters::outbox::{FeedbackKind as SimKind, SimulatedFeedback};
 use herald_core::http::problem::error_chain;
-use herald_core::ports::{Delivery, ExecutionStores, Store, SystemClock};
+use herald_core::ports::{Delivery, ExecutionStores, Queue, Store, SystemClock};
 use herald_core::service::trigger::TriggerService;
 use herald_core::service::trigger::feedback::{FeedbackEvent, FeedbackKind};
 
 /// Held messages released per tick.
 const RELEASE_BATCH: u32 = 500;
 
-pub async fn run<S, D>(
-    trigger: Arc<TriggerService<S, D, SystemClock>>,
+pub async fn run<S, D, Q>(
+    trigger: Arc<TriggerService<S, D, Q, SystemClock>>,
     outbox: Outbox,
     every: Duration,
 ) where
     S: Store + ExecutionStores,
     D: Delivery,
+    Q: Queue,
 {
     let mut interval = tokio::time::interval(every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -31,10 +32,11 @@ pub async fn run<S, D>(
 }
 
 /// One tick; failures are logged and retried on the next tick.
-pub async fn once<S, D>(trigger: &TriggerService<S, D, SystemClock>, outbox: &Outbox)
+pub async fn once<S, D, Q>(trigger: &TriggerService<S, D, Q, SystemClock>, outbox: &Outbox)
 where
     S: Store + ExecutionStores,
     D: Delivery,
+    Q: Queue,
 {
     for event in outbox.take_feedback() {
         if let Err(e) = trigger.record_feedback(&to_event(&event)).await {
@@ -43,6 +45,9 @@ where
     }
     if let Err(e) = trigger.release_due(RELEASE_BATCH).await {
         tracing::warn!(error = %error_chain(&e), "could not release held messages");
+    }
+    if let Err(e) = trigger.fire_due_schedules(RELEASE_BATCH).await {
+        tracing::warn!(error = %error_chain(&e), "could not fire scheduled executions");
     }
 }
 

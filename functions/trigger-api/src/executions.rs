@@ -5,9 +5,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use herald_core::domain::ExecutionKind;
-use herald_core::domain::trigger::UnitaryRequest;
+use herald_core::domain::trigger::{AudienceRequest, UnitaryRequest};
 use herald_core::http::{ApiError, ApiResult, JsonBody, Paging};
-use herald_core::ports::{Clock, Delivery, ExecutionStores, Page, Store};
+use herald_core::ports::{Clock, Delivery, ExecutionStores, Page, Queue, Store};
 use herald_core::service::trigger::{ExecutionView, TriggerReply};
 use serde_json::{Value, json};
 
@@ -32,14 +32,15 @@ fn reply(r: TriggerReply) -> Response {
     resp
 }
 
-async fn run<S, D, C>(
-    trigger: Trigger<S, D, C>,
+async fn run<S, D, Q, C>(
+    trigger: Trigger<S, D, Q, C>,
     request: UnitaryRequest,
     kind: ExecutionKind,
 ) -> ApiResult<Response>
 where
     S: Store + ExecutionStores,
     D: Delivery,
+    Q: Queue,
     C: Clock,
 {
     let (request_id, campaign_id) = (request.request_id.clone(), request.campaign_id.clone());
@@ -50,39 +51,42 @@ where
 }
 
 /// `POST /im/executions/unitary`: 1–20 recipients, personalized from stored profiles.
-pub async fn unitary<S, D, C>(
-    State(trigger): State<Trigger<S, D, C>>,
+pub async fn unitary<S, D, Q, C>(
+    State(trigger): State<Trigger<S, D, Q, C>>,
     JsonBody(request): JsonBody<UnitaryRequest>,
 ) -> ApiResult<Response>
 where
     S: Store + ExecutionStores,
     D: Delivery,
+    Q: Queue,
     C: Clock,
 {
     run(trigger, request, ExecutionKind::Unitary).await
 }
 
 /// `POST /im/executions/highthroughput`: external recipients, personalization from the trigger.
-pub async fn high_throughput<S, D, C>(
-    State(trigger): State<Trigger<S, D, C>>,
+pub async fn high_throughput<S, D, Q, C>(
+    State(trigger): State<Trigger<S, D, Q, C>>,
     JsonBody(request): JsonBody<UnitaryRequest>,
 ) -> ApiResult<Response>
 where
     S: Store + ExecutionStores,
     D: Delivery,
+    Q: Queue,
     C: Clock,
 {
     run(trigger, request, ExecutionKind::HighThroughput).await
 }
 
 /// `GET /im/executions/audience/{executionId}`: AJO's status fields plus Herald's counts.
-pub async fn status<S, D, C>(
-    State(trigger): State<Trigger<S, D, C>>,
+pub async fn status<S, D, Q, C>(
+    State(trigger): State<Trigger<S, D, Q, C>>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>>
 where
     S: Store + ExecutionStores,
     D: Delivery,
+    Q: Queue,
     C: Clock,
 {
     let v: ExecutionView = trigger.execution(&id).await?;
@@ -90,7 +94,7 @@ where
         "executionId": v.execution_id,
         "campaignId": v.campaign_id,
         "status": v.status,
-        "targetedProfileCount": v.counts.targeted,
+        "targetedProfileCount": if v.kind == ExecutionKind::Audience { v.counts.planned } else { v.counts.targeted },
         "createdAt": v.created_at,
     });
     if let Some(a) = v.audience_id {
@@ -105,15 +109,64 @@ where
 }
 
 /// `GET /im/executions/{executionId}/messages`: every message's outcome and reason, paged.
-pub async fn messages<S, D, C>(
-    State(trigger): State<Trigger<S, D, C>>,
+pub async fn messages<S, D, Q, C>(
+    State(trigger): State<Trigger<S, D, Q, C>>,
     Path(id): Path<String>,
     Paging(page): Paging,
 ) -> ApiResult<Json<Page<herald_core::domain::MessageRecord>>>
 where
     S: Store + ExecutionStores,
     D: Delivery,
+    Q: Queue,
     C: Clock,
 {
     Ok(Json(trigger.messages(&id, &page).await?))
+}
+
+/// `POST /im/executions/audience`: every member of an audience, now or at `schedule.executeAt`.
+pub async fn audience<S, D, Q, C>(
+    State(trigger): State<Trigger<S, D, Q, C>>,
+    JsonBody(request): JsonBody<AudienceRequest>,
+) -> ApiResult<Response>
+where
+    S: Store + ExecutionStores,
+    D: Delivery,
+    Q: Queue,
+    C: Clock,
+{
+    let (request_id, campaign_id) = (request.request_id.clone(), request.campaign_id.clone());
+    match trigger.trigger_audience(request).await {
+        Ok(r) => Ok(reply(r)),
+        Err(e) => Err(ApiError::from(e).with_context(request_id.as_deref(), Some(&campaign_id))),
+    }
+}
+
+/// `GET /im/executions/schedules/{scheduleId}`.
+pub async fn schedule<S, D, Q, C>(
+    State(trigger): State<Trigger<S, D, Q, C>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<herald_core::service::trigger::audience::ScheduleResponse>>
+where
+    S: Store + ExecutionStores,
+    D: Delivery,
+    Q: Queue,
+    C: Clock,
+{
+    Ok(Json(trigger.schedule(&id).await?))
+}
+
+/// `DELETE /im/executions/schedules/{scheduleId}`: cancels it before it fires (AJO answers an
+/// empty object).
+pub async fn cancel_schedule<S, D, Q, C>(
+    State(trigger): State<Trigger<S, D, Q, C>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>>
+where
+    S: Store + ExecutionStores,
+    D: Delivery,
+    Q: Queue,
+    C: Clock,
+{
+    trigger.cancel_schedule(&id).await?;
+    Ok(Json(json!({})))
 }

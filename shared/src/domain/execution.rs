@@ -40,6 +40,10 @@ pub enum ExecutionStatus {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct OutcomeCounts {
+    /// Audience executions: members paged into batches so far.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub planned: u64,
+    /// Messages claimed (each recipient counts once, whatever its outcome).
     pub targeted: u64,
     pub sent: u64,
     pub excluded: u64,
@@ -52,6 +56,10 @@ pub struct OutcomeCounts {
     /// Exclusions by reason code (`NoProfile`, `Suppressed`…).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub excluded_by_reason: BTreeMap<String, u64>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Counter name prefix of exclusions by reason: `excluded.NoProfile`.
@@ -78,6 +86,7 @@ impl OutcomeCounts {
             return;
         }
         let slot = match name {
+            "planned" => &mut self.planned,
             "targeted" => &mut self.targeted,
             "sent" => &mut self.sent,
             "excluded" => &mut self.excluded,
@@ -357,6 +366,9 @@ pub struct RecipientWork {
     pub recipient: super::trigger::Recipient,
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub request_context: serde_json::Map<String, serde_json::Value>,
+    /// Audience members are named by their stored profile id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_id: Option<super::ids::ProfileId>,
 }
 
 /// A message held until `release_at` (quiet hours with action `queue`).

@@ -67,6 +67,8 @@ pub trait AcceptanceStore: Send + Sync {
         expires_at: Timestamp,
     ) -> impl Future<Output = StoreResult<Begin>> + Send;
     /// Marks the in-flight record (same hash) completed with its response; the expiry stays.
+    /// `Conflict(RevisionMismatch)` when there is no in-flight record with this hash (it was
+    /// abandoned, or completed by an attempt that took the lease over).
     fn finish_request(
         &self,
         key: &RequestKey,
@@ -172,7 +174,8 @@ pub trait CapStore: Send + Sync {
         counters: &[CapCounter],
         now: Timestamp,
     ) -> impl Future<Output = StoreResult<Option<usize>>> + Send;
-    /// Takes one back from each counter (a claimed message that was not sent after all).
+    /// Takes one back from each counter (a claimed message that was not sent after all); never
+    /// below zero.
     fn decrement(&self, counters: &[CapCounter]) -> impl Future<Output = StoreResult<()>> + Send;
 }
 

@@ -8,6 +8,7 @@ use std::future::Future;
 
 pub mod delivery;
 pub mod execution;
+pub mod queue;
 
 pub use delivery::{
     Accepted, Delivery, EmailEnvelope, EmailSender, PushEnvelope, PushSender, SendError,
@@ -17,6 +18,7 @@ pub use execution::{
     AcceptanceStore, Begin, CapCounter, CapStore, Claim, CountStore, ExecutionStore,
     ExecutionStores, HoldStore, MessageStore, RequestKey, ScheduleStore, StoredResponse,
 };
+pub use queue::{Job, Queue};
 
 use jiff::Timestamp;
 use serde::Serialize;

@@ -6,13 +6,13 @@ use crate::ports::{Clock, Store};
 use crate::render::TemplateCache;
 
 mod audiences;
-pub mod trigger;
 mod campaigns;
 mod config;
 pub mod error;
 mod profiles;
 mod reports;
 mod suppressions;
+pub mod trigger;
 
 pub use audiences::{AudienceView, IdentityRef, MembersRequest};
 pub use campaigns::{CampaignView, PreviewRequest, PreviewResponse};

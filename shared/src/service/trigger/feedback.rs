@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{TriggerError, TriggerService};
 use crate::domain::{Channel, CountDelta, OutcomeKind, Suppression, SuppressionReason};
-use crate::ports::{Clock, Delivery, ExecutionStores, Store, StoreError};
+use crate::ports::{Clock, Delivery, ExecutionStores, Queue, Store, StoreError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "type")]
@@ -41,10 +41,11 @@ pub enum FeedbackOutcome {
     Ignored,
 }
 
-impl<S, D, C> TriggerService<S, D, C>
+impl<S, D, Q, C> TriggerService<S, D, Q, C>
 where
     S: Store + ExecutionStores,
     D: Delivery,
+    Q: Queue,
     C: Clock,
 {
     pub async fn record_feedback(

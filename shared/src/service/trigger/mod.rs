@@ -23,12 +23,13 @@ use crate::domain::{
     RecipientWork, RuleSet, ValidationErrors,
 };
 use crate::ports::{
-    Begin, Clock, Delivery, ExecutionStores, Page, PageRequest, RequestKey, Store, StoreError,
-    StoredResponse,
+    Begin, Clock, Delivery, ExecutionStores, Page, PageRequest, Queue, RequestKey, Store,
+    StoreError, StoredResponse,
 };
 use crate::render::{CompiledCampaign, TemplateCache};
 
 mod address;
+pub mod audience;
 pub mod feedback;
 mod pipeline;
 
@@ -93,6 +94,15 @@ pub enum TriggerError {
     BodyMismatch(String),
     #[error("execution {0} does not exist")]
     ExecutionNotFound(String),
+    #[error("audience {0} does not exist")]
+    AudienceNotFound(String),
+    #[error("schedule {0} does not exist")]
+    ScheduleNotFound(String),
+    #[error("schedule {id} is {status:?}; only a schedule that has not fired can be cancelled")]
+    ScheduleNotCancellable {
+        id: crate::domain::ScheduleId,
+        status: crate::domain::ScheduleStatus,
+    },
     #[error("storage failed")]
     Store(#[from] StoreError),
 }
@@ -108,6 +118,9 @@ impl TriggerError {
             Self::InFlight { .. } => "request-in-flight",
             Self::BodyMismatch(_) => "request-id-reused",
             Self::ExecutionNotFound(_) => "execution-not-found",
+            Self::AudienceNotFound(_) => "audience-not-found",
+            Self::ScheduleNotFound(_) => "schedule-not-found",
+            Self::ScheduleNotCancellable { .. } => "schedule-not-cancellable",
             Self::Store(_) => "internal-error",
         }
     }
@@ -115,7 +128,11 @@ impl TriggerError {
     pub fn status(&self) -> u16 {
         match self {
             Self::Invalid(_) | Self::WrongKind(_) => 400,
-            Self::CampaignNotFound(_) | Self::ExecutionNotFound(_) => 404,
+            Self::CampaignNotFound(_)
+            | Self::ExecutionNotFound(_)
+            | Self::AudienceNotFound(_)
+            | Self::ScheduleNotFound(_) => 404,
+            Self::ScheduleNotCancellable { .. } => 409,
             Self::CampaignNotLive { .. } | Self::OutsideSchedule { .. } | Self::InFlight { .. } => {
                 409
             }
@@ -173,9 +190,11 @@ pub(crate) struct CampaignCtx {
     pub campaign_data: serde_json::Value,
 }
 
-pub struct TriggerService<S, D, C> {
+pub struct TriggerService<S, D, Q, C> {
     store: S,
     delivery: D,
+    queue: Q,
+    pacer: audience::Pacer,
     clock: C,
     templates: Arc<TemplateCache>,
     config: TriggerConfig,
@@ -191,15 +210,17 @@ fn body_hash(value: &impl Serialize) -> String {
         .collect()
 }
 
-impl<S, D, C> TriggerService<S, D, C>
+impl<S, D, Q, C> TriggerService<S, D, Q, C>
 where
     S: Store + ExecutionStores,
     D: Delivery,
+    Q: Queue,
     C: Clock,
 {
     pub fn new(
         store: S,
         delivery: D,
+        queue: Q,
         clock: C,
         templates: Arc<TemplateCache>,
         config: TriggerConfig,
@@ -207,6 +228,8 @@ where
         Self {
             store,
             delivery,
+            queue,
+            pacer: audience::Pacer::default(),
             clock,
             templates,
             config,
@@ -376,6 +399,7 @@ where
                 campaign_version: ctx.version.version,
                 recipient: r.clone(),
                 request_context: request.context.clone().unwrap_or_default(),
+                profile_id: None,
             })
             .collect();
         self.process_all(&ctx, &works).await?;
@@ -394,7 +418,11 @@ where
             status: 202,
             body: body.clone(),
         };
-        self.store.finish_request(&key, &hash, &stored).await?;
+        match self.store.finish_request(&key, &hash, &stored).await {
+            // Another attempt took the lease over and completed it: same execution, same answer.
+            Ok(()) | Err(StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
         Ok(TriggerReply {
             status: 202,
             body,
@@ -440,9 +468,6 @@ where
             }
             Err(e) => return Err(e.into()),
         }
-        let targeted = CountDelta(vec![("targeted".into(), request.recipients.len() as i64)]);
-        self.count(ctx.campaign.id, ctx.version.version, id, &targeted)
-            .await?;
         Ok(execution)
     }
 

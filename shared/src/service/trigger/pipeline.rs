@@ -21,7 +21,7 @@ use crate::domain::{
 use crate::ports::delivery::{ListUnsubscribe, MessageTags};
 use crate::ports::{
     Accepted, CapCounter, Claim, Clock, Conflict, Delivery, EmailEnvelope, ExecutionStores,
-    PushEnvelope, SendError, SmsEnvelope, Store, StoreError,
+    PushEnvelope, Queue, SendError, SmsEnvelope, Store, StoreError,
 };
 use crate::render::{RenderInput, Rendered, RenderedMessage, Selection, variant_bucket};
 
@@ -47,10 +47,11 @@ enum Slot {
     Queued,
 }
 
-impl<S, D, C> TriggerService<S, D, C>
+impl<S, D, Q, C> TriggerService<S, D, Q, C>
 where
     S: Store + ExecutionStores,
     D: Delivery,
+    Q: Queue,
     C: Clock,
 {
     /// Runs one recipient through the pipeline and returns their message record. Safe to run
@@ -152,8 +153,9 @@ where
         }
     }
 
-    /// Writes the record (a new claim, or a transition from `queued`) and counts it. When
-    /// someone else wrote it first, their record is returned and nothing is counted.
+    /// Writes the record (a new claim, counted as targeted too, or a transition from `queued`)
+    /// and counts it. When someone else wrote it first, their record is returned and nothing is
+    /// counted.
     async fn write(
         &self,
         ctx: &CampaignCtx,
@@ -163,7 +165,7 @@ where
     ) -> Result<MessageRecord, StoreError> {
         let delta = match slot {
             Slot::New => match self.store.claim_message(&record).await? {
-                Claim::Claimed => delta,
+                Claim::Claimed => CountDelta::one("targeted").plus(delta),
                 Claim::Exists(existing) => return Ok(*existing),
             },
             Slot::Queued => match self
@@ -224,8 +226,19 @@ where
     ) -> Result<Decision, StoreError> {
         let spec = &ctx.version.spec;
         let recipient = &work.recipient;
-        let profile = if spec.high_throughput || recipient.recipient_type == RecipientType::External
-        {
+        let profile = if let Some(pid) = work.profile_id {
+            match self.store.get_profile(pid).await? {
+                Some(p) => Some(p),
+                None => {
+                    return Ok(Decision::Exclude(
+                        ExclusionReason::NoProfile,
+                        format!(
+                            "profile {pid} no longer exists (erased after it joined the audience)"
+                        ),
+                    ));
+                }
+            }
+        } else if spec.high_throughput || recipient.recipient_type == RecipientType::External {
             None
         } else {
             match self.find_or_create_profile(ctx, recipient).await? {
@@ -449,10 +462,11 @@ where
                 Err(e) => return Err(e),
             },
         };
+        // Every message counts as targeted once, when it is first claimed.
         let base = if from_queued {
             CountDelta(vec![("queued".into(), -1)])
         } else {
-            CountDelta::default()
+            CountDelta::one("targeted")
         };
         if !outgoing.caps.is_empty()
             && let Some(full) = self.store.increment_within(&outgoing.caps, now).await?

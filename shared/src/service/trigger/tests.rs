@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::*;
 use crate::adapters::memory::MemoryStore;
+use crate::adapters::memory_queue::MemoryQueue;
 use crate::domain::trigger::UnitaryRequest;
 use crate::domain::{
     CampaignSpec, ChannelConfigSpec, OutcomeKind, RuleSetSpec, Suppression, SuppressionReason,
@@ -71,7 +72,8 @@ type Clock = Arc<FixedClock>;
 
 struct World {
     admin: AdminService<MemoryStore, Clock>,
-    trigger: Arc<TriggerService<MemoryStore, FakeDelivery, Clock>>,
+    trigger: Arc<TriggerService<MemoryStore, FakeDelivery, MemoryQueue, Clock>>,
+    queue: MemoryQueue,
     delivery: FakeDelivery,
     clock: Clock,
 }
@@ -85,15 +87,18 @@ fn world() -> World {
         ..Default::default()
     };
     let templates = Arc::new(TemplateCache::new(16));
+    let queue = MemoryQueue::new();
     World {
         admin: AdminService::new(store.clone(), clock.clone(), AdminConfig::default()),
         trigger: Arc::new(TriggerService::new(
             store,
             delivery.clone(),
+            queue.clone(),
             clock.clone(),
             templates,
             config,
         )),
+        queue,
         delivery,
         clock,
     }
@@ -523,4 +528,179 @@ async fn a_disabled_push_endpoint_suppresses_the_token() {
         s.map(|s| s.reason),
         Some(SuppressionReason::PushEndpointDisabled)
     );
+}
+
+impl World {
+    /// Runs queued jobs until the queue is empty; returns how many ran.
+    async fn run_jobs(&self) -> usize {
+        let mut ran = 0;
+        loop {
+            let jobs = self.queue.drain();
+            if jobs.is_empty() {
+                return ran;
+            }
+            for job in jobs {
+                self.trigger.run_job(&job).await.unwrap();
+                ran += 1;
+            }
+        }
+    }
+
+    async fn audience_of_phones(&self, phones: &[&str]) -> String {
+        let a = self
+            .admin
+            .create_audience(
+                serde_json::from_value(json!({"name": "Phones", "kind": "static"})).unwrap(),
+            )
+            .await
+            .unwrap();
+        let identities: Vec<_> = phones
+            .iter()
+            .map(|p| crate::service::IdentityRef {
+                namespace: "phone".into(),
+                value: p.to_string(),
+            })
+            .collect();
+        let req = crate::service::MembersRequest {
+            profile_ids: vec![],
+            identities,
+        };
+        self.admin
+            .add_audience_members(a.audience.id, &req)
+            .await
+            .unwrap();
+        a.audience.id.to_string()
+    }
+
+    async fn audience(&self, v: serde_json::Value) -> Result<TriggerReply, TriggerError> {
+        self.trigger
+            .trigger_audience(serde_json::from_value(v).unwrap())
+            .await
+    }
+}
+
+#[tokio::test]
+async fn an_audience_execution_is_planned_and_delivered_through_the_queue_exactly_once() {
+    let w = world();
+    let campaign = marketing_sms(&w, json!({"name": "R"})).await;
+    let phones = ["+33612345601", "+33612345602", "+33612345603"];
+    for p in phones {
+        phone_profile(&w, p, json!({"attributes": {"firstName": "P"}})).await;
+    }
+    phone_profile(&w, "+33612345604", json!({"consent": {"sms": "out"}})).await;
+    let audience = w
+        .audience_of_phones(&[phones[0], phones[1], phones[2], "+33612345604"])
+        .await;
+    let reply = w.audience(json!({"requestId": "aud-1", "campaignId": campaign, "audience": {"id": audience}, "context": {"promo": "X"}})).await.unwrap();
+    assert_eq!(reply.status, 202);
+    let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    let execution = body["executionId"].as_str().unwrap().to_string();
+    assert!(
+        w.delivery.calls().is_empty(),
+        "nothing is sent before the queue runs"
+    );
+    assert!(
+        w.run_jobs().await >= 2,
+        "a planning step and at least one batch"
+    );
+    let mut sent = w.delivery.calls();
+    sent.sort();
+    assert_eq!(sent, phones.to_vec());
+    let view = w.trigger.execution(&execution).await.unwrap();
+    assert_eq!(
+        (view.counts.targeted, view.counts.sent, view.counts.excluded),
+        (4, 3, 1)
+    );
+    assert_eq!(view.counts.excluded_by_reason["ConsentOut"], 1);
+    assert_eq!(view.status, ExecutionStatus::Succeeded);
+
+    // A redelivered batch (and planning step) sends nothing twice.
+    let ctx_jobs = vec![crate::ports::Job::Plan {
+        execution_id: execution.parse().unwrap(),
+    }];
+    for job in &ctx_jobs {
+        w.trigger.run_job(job).await.unwrap();
+    }
+    w.run_jobs().await;
+    assert_eq!(w.delivery.calls().len(), 3);
+    // The same request again is a replay.
+    let again = w.audience(json!({"requestId": "aud-1", "campaignId": campaign, "audience": {"id": audience}, "context": {"promo": "X"}})).await.unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.body, reply.body);
+}
+
+#[tokio::test]
+async fn a_scheduled_audience_execution_fires_at_its_time_and_a_cancelled_one_never_does() {
+    let w = world();
+    let campaign = marketing_sms(&w, json!({"name": "R"})).await;
+    phone_profile(&w, "+33612345611", json!({})).await;
+    let audience = w.audience_of_phones(&["+33612345611"]).await;
+    let reply = w
+        .audience(json!({"campaignId": campaign, "audience": {"id": audience}, "schedule": {"executeAt": "2026-03-02T13:00:00Z"}}))
+        .await
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    assert_eq!(body["scheduleStatus"], "Scheduled");
+    let schedule = body["scheduleId"].as_str().unwrap().to_string();
+    let other = w
+        .audience(json!({"campaignId": campaign, "audience": {"id": audience}, "schedule": {"executeAt": "2026-03-02T13:00:00Z"}}))
+        .await
+        .unwrap();
+    let other_id = serde_json::from_str::<serde_json::Value>(&other.body).unwrap()["scheduleId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    w.trigger.cancel_schedule(&other_id).await.unwrap();
+    assert_eq!(
+        w.trigger.fire_due_schedules(10).await.unwrap(),
+        0,
+        "not yet due"
+    );
+    w.clock.advance(jiff::SignedDuration::from_hours(1));
+    assert_eq!(
+        w.trigger.fire_due_schedules(10).await.unwrap(),
+        1,
+        "the cancelled one does not fire"
+    );
+    w.run_jobs().await;
+    assert_eq!(w.delivery.calls(), vec!["+33612345611"]);
+    let s = w.trigger.schedule(&schedule).await.unwrap();
+    assert_eq!(s.schedule_status, crate::domain::ScheduleStatus::Triggered);
+    assert!(s.execution_details.is_some());
+    let err = w.trigger.cancel_schedule(&schedule).await.unwrap_err();
+    assert_eq!(
+        (err.status(), err.code()),
+        (409, "schedule-not-cancellable")
+    );
+    assert_eq!(
+        w.trigger
+            .cancel_schedule("0190d6a2-0000-7000-8000-000000000000")
+            .await
+            .unwrap_err()
+            .code(),
+        "schedule-not-found"
+    );
+}
+
+#[tokio::test]
+async fn audience_executions_are_for_marketing_campaigns_with_an_existing_audience() {
+    let w = world();
+    let transactional = w.reset_email().await;
+    let err = w
+        .audience(json!({"campaignId": transactional}))
+        .await
+        .unwrap_err();
+    assert_eq!((err.status(), err.code()), (400, "wrong-execution-kind"));
+    let marketing = marketing_sms(&w, json!({"name": "R"})).await;
+    let err = w
+        .audience(json!({"campaignId": marketing}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        "invalid-request",
+        "no audience named and none on the campaign"
+    );
+    let err = w.audience(json!({"campaignId": marketing, "audience": {"id": "0190d6a2-0000-7000-8000-000000000000"}})).await.unwrap_err();
+    assert_eq!((err.status(), err.code()), (404, "audience-not-found"));
 }
