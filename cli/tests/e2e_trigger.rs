@@ -361,3 +361,243 @@ async fn malformed_triggers_get_a_clear_4xx_problem() {
         .await
         .assert_problem(401, "unauthorized");
 }
+
+async fn wait_until<F>(what: &str, mut ok: F)
+where
+    F: AsyncFnMut() -> bool,
+{
+    for _ in 0..150 {
+        if ok().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_marketing_sms_audience_run_records_consent_suppression_cap_and_quiet_hours() {
+    let s = start();
+    // Quiet hours around the current UTC hour: recipients in UTC are inside, UTC+12 is not.
+    let hour = jiff::Timestamp::now()
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .hour();
+    let quiet = json!({"start": format!("{:02}:00", hour), "end": format!("{:02}:00", (hour + 2) % 24), "action": "queue"});
+    let rules = s.post("/rule-sets", &json!({"name": "Marketing", "caps": [{"limit": 1, "period": "day"}], "quietHours": quiet})).await;
+    assert_eq!(rules.status, 201, "{}", rules.text);
+    let cfg = channel_config(
+        &s,
+        json!({"name": "SMS", "category": "marketing", "sms": {"senderId": "Shop"}}),
+    )
+    .await;
+    let away = "Etc/GMT-12";
+    let people = [
+        (
+            "+33612340001",
+            json!({"consent": {"sms": "in"}, "timezone": away, "attributes": {"firstName": "Ann"}}),
+        ),
+        (
+            "+33612340002",
+            json!({"consent": {"sms": "out"}, "timezone": away}),
+        ),
+        ("+33612340003", json!({"timezone": away})),
+        ("+33612340004", json!({"timezone": away})),
+        ("+33612340005", json!({"timezone": "UTC"})),
+    ];
+    for (phone, body) in &people {
+        assert_eq!(
+            s.put(&format!("/profiles/phone/{phone}"), body)
+                .await
+                .status,
+            201
+        );
+    }
+    assert_eq!(
+        s.post(
+            "/suppressions",
+            &json!({"channel": "sms", "address": "+33612340003"})
+        )
+        .await
+        .status,
+        201
+    );
+    let aud = s
+        .post("/audiences", &json!({"name": "Shoppers", "kind": "static"}))
+        .await;
+    let audience = aud.body["id"].as_str().unwrap().to_string();
+    let identities: Vec<Value> = people
+        .iter()
+        .map(|(p, _)| json!({"namespace": "phone", "value": p}))
+        .collect();
+    let added = s
+        .post(
+            &format!("/audiences/{audience}/members"),
+            &json!({"identities": identities}),
+        )
+        .await;
+    assert_eq!(added.body["memberCount"], 5, "{}", added.text);
+    let campaign = live_campaign(
+        &s,
+        json!({"name": "Sale", "type": "marketing", "channel": "sms", "channelConfigId": cfg, "ruleSetId": rules.body["id"],
+               "audience": {"id": audience}, "rateLimit": 50, "content": {"sms": {"text": "Hi {{default profile.firstName \"you\"}}: {{context.offer}}"}}}),
+    )
+    .await;
+    // The fourth recipient already had today's one message.
+    let warmup = s
+        .post(
+            "/im/executions/unitary",
+            &json!({"requestId": "warm", "campaignId": campaign, "context": {"offer": "early"},
+                    "recipients": [{"type": "aep", "namespace": "phone", "userId": "+33612340004"}]}),
+        )
+        .await;
+    assert_eq!(messages(&s, &warmup).await[0]["outcome"], "sent");
+
+    let run = s
+        .post(
+            "/im/executions/audience",
+            &json!({"requestId": "sale-1", "campaignId": campaign, "context": {"offer": "-20%"}}),
+        )
+        .await;
+    assert_eq!(run.status, 202, "{}", run.text);
+    let execution = run.body["executionId"].as_str().unwrap().to_string();
+    wait_until("the audience execution succeeds", async || {
+        s.get(&format!("/im/executions/audience/{execution}"))
+            .await
+            .body["status"]
+            == "Succeeded"
+    })
+    .await;
+    let status = s.get(&format!("/im/executions/audience/{execution}")).await;
+    assert_eq!(status.body["targetedProfileCount"], 5, "{}", status.text);
+    assert_eq!(status.body["audienceId"], audience.as_str());
+    let mut got: Vec<(String, String, String)> = messages(&s, &run)
+        .await
+        .iter()
+        .map(|m| {
+            let profile = m["recipient"]["userId"].as_str().unwrap().to_string();
+            (
+                profile,
+                m["outcome"].as_str().unwrap().to_string(),
+                m["reason"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(got.len(), 5);
+    // Map profile ids back to phones.
+    for g in got.iter_mut() {
+        let p = s.get(&format!("/profiles/{}", g.0)).await;
+        g.0 = p.body["identities"]["phone"].as_str().unwrap().to_string();
+    }
+    got.sort();
+    let expect = |o: &str, r: &str| (o.to_string(), r.to_string());
+    let outcomes: Vec<(String, String)> = got.into_iter().map(|(_, o, r)| (o, r)).collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            expect("sent", ""),
+            expect("excluded", "ConsentOut"),
+            expect("excluded", "Suppressed"),
+            expect("excluded", "FrequencyCap"),
+            expect("queued", "QuietHours"),
+        ]
+    );
+    let outbox = s.get("/outbox").await;
+    let texts = outbox.text.clone();
+    assert!(texts.contains("Hi Ann: -20%"), "{texts}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_audience_run_fires_at_execute_at_and_a_cancelled_one_never_does() {
+    let s = start();
+    let cfg = channel_config(
+        &s,
+        json!({"name": "SMS", "category": "marketing", "sms": {"senderId": "Shop"}}),
+    )
+    .await;
+    assert_eq!(
+        s.put(
+            "/profiles/phone/+33612340101",
+            &json!({"consent": {"sms": "in"}})
+        )
+        .await
+        .status,
+        201
+    );
+    let aud = s
+        .post("/audiences", &json!({"name": "One", "kind": "static"}))
+        .await;
+    let audience = aud.body["id"].as_str().unwrap().to_string();
+    s.post(
+        &format!("/audiences/{audience}/members"),
+        &json!({"identities": [{"namespace": "phone", "value": "+33612340101"}]}),
+    )
+    .await;
+    let campaign = live_campaign(
+        &s,
+        json!({"name": "Later", "type": "marketing", "channel": "sms", "channelConfigId": cfg, "audience": {"id": audience},
+               "content": {"sms": {"text": "Scheduled hello"}}}),
+    )
+    .await;
+    let soon = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_secs(2))
+        .unwrap();
+    let later = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_hours(1))
+        .unwrap();
+    let first = s
+        .post(
+            "/im/executions/audience",
+            &json!({"campaignId": campaign, "schedule": {"executeAt": soon}}),
+        )
+        .await;
+    assert_eq!(first.status, 202, "{}", first.text);
+    assert_eq!(first.body["scheduleStatus"], "Scheduled");
+    assert_eq!(first.body["audience"]["id"], audience.as_str());
+    let schedule = first.body["scheduleId"].as_str().unwrap().to_string();
+    let second = s
+        .post(
+            "/im/executions/audience",
+            &json!({"campaignId": campaign, "schedule": {"executeAt": later}}),
+        )
+        .await;
+    let cancelled = second.body["scheduleId"].as_str().unwrap().to_string();
+    let del = s
+        .delete(&format!("/im/executions/schedules/{cancelled}"))
+        .await;
+    assert_eq!(
+        (del.status.as_u16(), del.body.clone()),
+        (200, json!({})),
+        "{}",
+        del.text
+    );
+    assert_eq!(
+        s.get(&format!("/im/executions/schedules/{cancelled}"))
+            .await
+            .body["scheduleStatus"],
+        "Cancelled"
+    );
+    s.delete(&format!("/im/executions/schedules/{cancelled}"))
+        .await
+        .assert_problem(409, "schedule-not-cancellable");
+    s.get("/im/executions/schedules/0190d6a2-0000-7000-8000-000000000000")
+        .await
+        .assert_problem(404, "schedule-not-found");
+
+    wait_until(
+        "the schedule fires and its execution succeeds",
+        async || {
+            let r = s.get(&format!("/im/executions/schedules/{schedule}")).await;
+            r.body["scheduleStatus"] == "Triggered"
+                && r.body["executionDetails"]["status"] == "Succeeded"
+        },
+    )
+    .await;
+    let outbox = s.get("/outbox").await;
+    assert_eq!(
+        outbox.body["items"].as_array().unwrap().len(),
+        1,
+        "only the scheduled run sent: {}",
+        outbox.text
+    );
+    assert!(outbox.text.contains("Scheduled hello"));
+}
