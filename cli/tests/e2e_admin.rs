@@ -42,19 +42,7 @@ async fn the_same_campaign_life_runs_on_herald_serve_with_the_dynamodb_store() {
 
 /// `herald serve --store dynamodb` against a fresh DynamoDB Local table made from template.yaml.
 async fn start_on_dynamodb() -> HeraldServer {
-    let endpoint = herald_tests::dynamo_local::endpoint();
-    let client = herald_tests::dynamo_local::client().await;
-    let table = herald_tests::dynamo_local::fresh_table(&client).await;
-    HeraldServer::start(
-        std::path::Path::new(env!("CARGO_BIN_EXE_herald")),
-        &["--store", "dynamodb", "--table", &table],
-        &[
-            ("AWS_ENDPOINT_URL", endpoint.as_str()),
-            ("AWS_ACCESS_KEY_ID", "test"),
-            ("AWS_SECRET_ACCESS_KEY", "test"),
-            ("AWS_REGION", "us-east-1"),
-        ],
-    )
+    HeraldServer::start_on_dynamodb(std::path::Path::new(env!("CARGO_BIN_EXE_herald"))).await
 }
 
 async fn campaign_life(s: HeraldServer) {

@@ -12,6 +12,81 @@ fn start() -> HeraldServer {
     HeraldServer::start(std::path::Path::new(env!("CARGO_BIN_EXE_herald")), &[], &[])
 }
 
+async fn start_on_dynamodb() -> HeraldServer {
+    HeraldServer::start_on_dynamodb(std::path::Path::new(env!("CARGO_BIN_EXE_herald"))).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_reset_email_is_rendered_from_profile_and_context_into_the_outbox_on_sqlite() {
+    a_password_reset_email_is_rendered_from_profile_and_context_into_the_outbox(start()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_reset_email_is_rendered_from_profile_and_context_into_the_outbox_on_dynamodb() {
+    a_password_reset_email_is_rendered_from_profile_and_context_into_the_outbox(
+        start_on_dynamodb().await,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_replays_the_response_and_a_reused_request_id_is_refused_on_sqlite() {
+    a_retry_replays_the_response_and_a_reused_request_id_is_refused(start()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_replays_the_response_and_a_reused_request_id_is_refused_on_dynamodb() {
+    a_retry_replays_the_response_and_a_reused_request_id_is_refused(start_on_dynamodb().await)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bounce_simulator_address_is_suppressed_for_the_next_trigger_on_sqlite() {
+    a_bounce_simulator_address_is_suppressed_for_the_next_trigger(start()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bounce_simulator_address_is_suppressed_for_the_next_trigger_on_dynamodb() {
+    a_bounce_simulator_address_is_suppressed_for_the_next_trigger(start_on_dynamodb().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sms_push_and_high_throughput_triggers_reach_the_outbox_on_sqlite() {
+    sms_push_and_high_throughput_triggers_reach_the_outbox(start()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sms_push_and_high_throughput_triggers_reach_the_outbox_on_dynamodb() {
+    sms_push_and_high_throughput_triggers_reach_the_outbox(start_on_dynamodb().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_marketing_sms_audience_run_records_consent_suppression_cap_and_quiet_hours_on_sqlite() {
+    a_marketing_sms_audience_run_records_consent_suppression_cap_and_quiet_hours(start()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_marketing_sms_audience_run_records_consent_suppression_cap_and_quiet_hours_on_dynamodb()
+{
+    a_marketing_sms_audience_run_records_consent_suppression_cap_and_quiet_hours(
+        start_on_dynamodb().await,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_audience_run_fires_at_execute_at_and_a_cancelled_one_never_does_on_sqlite() {
+    a_scheduled_audience_run_fires_at_execute_at_and_a_cancelled_one_never_does(start()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_audience_run_fires_at_execute_at_and_a_cancelled_one_never_does_on_dynamodb() {
+    a_scheduled_audience_run_fires_at_execute_at_and_a_cancelled_one_never_does(
+        start_on_dynamodb().await,
+    )
+    .await;
+}
+
 async fn channel_config(s: &HeraldServer, body: Value) -> String {
     let r = s.post("/channel-configs", &body).await;
     assert_eq!(r.status, 201, "{}", r.text);
@@ -49,9 +124,9 @@ async fn messages(s: &HeraldServer, reply: &Reply) -> Vec<Value> {
     m.body["items"].as_array().unwrap().clone()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_password_reset_email_is_rendered_from_profile_and_context_into_the_outbox() {
-    let s = start();
+async fn a_password_reset_email_is_rendered_from_profile_and_context_into_the_outbox(
+    s: HeraldServer,
+) {
     let campaign = password_reset(&s).await;
     let p = s
         .put(
@@ -130,9 +205,7 @@ async fn a_password_reset_email_is_rendered_from_profile_and_context_into_the_ou
     assert_eq!(status.body["counts"]["sent"], 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_retry_replays_the_response_and_a_reused_request_id_is_refused() {
-    let s = start();
+async fn a_retry_replays_the_response_and_a_reused_request_id_is_refused(s: HeraldServer) {
     let campaign = password_reset(&s).await;
     let body = json!({"requestId": "idem-1", "campaignId": campaign,
                       "recipients": [{"type": "external", "namespace": "email", "userId": "bob@example.com"}]});
@@ -171,9 +244,7 @@ async fn a_retry_replays_the_response_and_a_reused_request_id_is_refused() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bounce_simulator_address_is_suppressed_for_the_next_trigger() {
-    let s = start();
+async fn a_bounce_simulator_address_is_suppressed_for_the_next_trigger(s: HeraldServer) {
     let campaign = password_reset(&s).await;
     let to = |req: &str| {
         json!({"requestId": req, "campaignId": campaign,
@@ -205,9 +276,7 @@ async fn a_bounce_simulator_address_is_suppressed_for_the_next_trigger() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sms_push_and_high_throughput_triggers_reach_the_outbox() {
-    let s = start();
+async fn sms_push_and_high_throughput_triggers_reach_the_outbox(s: HeraldServer) {
     let sms_cfg = channel_config(
         &s,
         json!({"name": "SMS", "category": "transactional", "sms": {"senderId": "Herald"}}),
@@ -375,9 +444,9 @@ where
     panic!("timed out waiting until {what}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_marketing_sms_audience_run_records_consent_suppression_cap_and_quiet_hours() {
-    let s = start();
+async fn a_marketing_sms_audience_run_records_consent_suppression_cap_and_quiet_hours(
+    s: HeraldServer,
+) {
     // Quiet hours around the current UTC hour: recipients in UTC are inside, UTC+12 is not.
     let hour = jiff::Timestamp::now()
         .to_zoned_datetime(jiff::tz::TimeZone::UTC)
@@ -506,9 +575,9 @@ async fn a_marketing_sms_audience_run_records_consent_suppression_cap_and_quiet_
     assert!(texts.contains("Hi Ann: -20%"), "{texts}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_scheduled_audience_run_fires_at_execute_at_and_a_cancelled_one_never_does() {
-    let s = start();
+async fn a_scheduled_audience_run_fires_at_execute_at_and_a_cancelled_one_never_does(
+    s: HeraldServer,
+) {
     let cfg = channel_config(
         &s,
         json!({"name": "SMS", "category": "marketing", "sms": {"senderId": "Shop"}}),

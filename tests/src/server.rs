@@ -209,3 +209,22 @@ impl Drop for HeraldServer {
         let _ = std::fs::remove_dir_all(&self.data_dir);
     }
 }
+
+impl HeraldServer {
+    /// `herald serve --store dynamodb` on a fresh DynamoDB Local table made from template.yaml.
+    pub async fn start_on_dynamodb(exe: &Path) -> Self {
+        let endpoint = crate::dynamo_local::endpoint();
+        let client = crate::dynamo_local::client().await;
+        let table = crate::dynamo_local::fresh_table(&client).await;
+        Self::start(
+            exe,
+            &["--store", "dynamodb", "--table", &table],
+            &[
+                ("AWS_ENDPOINT_URL", endpoint.as_str()),
+                ("AWS_ACCESS_KEY_ID", "test"),
+                ("AWS_SECRET_ACCESS_KEY", "test"),
+                ("AWS_REGION", "us-east-1"),
+            ],
+        )
+    }
+}
