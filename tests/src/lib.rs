@@ -4,5 +4,7 @@
 //! the `contract_*` test files), cross-function flows and emulator tests.
 
 pub mod contract;
+pub mod contract_execution;
 pub mod dynamo_local;
+pub mod moto;
 pub mod server;

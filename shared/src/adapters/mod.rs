@@ -1,7 +1,17 @@
 //! Implementations of the ports.
 
 #[cfg(feature = "aws")]
+pub mod aws_delivery;
+#[cfg(feature = "aws")]
 pub mod dynamo;
+#[cfg(feature = "local")]
+pub mod local_queue;
 pub mod memory;
+pub mod memory_queue;
+pub mod mime;
+#[cfg(feature = "local")]
+pub mod outbox;
 #[cfg(feature = "local")]
 pub mod sqlite;
+#[cfg(feature = "aws")]
+pub mod sqs_queue;

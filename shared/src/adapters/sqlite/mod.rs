@@ -1,12 +1,13 @@
-//! The SQLite store: every port of [`Store`](crate::ports::Store) in one database file, used by
-//! `herald serve` (the file lives in its data directory).
+//! The SQLite store: every port of [`Store`](crate::ports::Store) and of
+//! [`ExecutionStores`](crate::ports::ExecutionStores) in one database file, used by `herald serve`
+//! (the file lives in its data directory).
 //!
 //! One connection behind a mutex; every port method runs as one transaction on
 //! `tokio::task::spawn_blocking` (writes take the write lock up front with `BEGIN IMMEDIATE`).
 //! The connection runs in WAL mode with `synchronous=NORMAL`, a busy timeout and foreign keys on.
 //! Statements are prepared once and cached.
 //!
-//! ## Schema (`PRAGMA user_version` = 1)
+//! ## Schema (`PRAGMA user_version` = 2)
 //!
 //! Bodies are the serde JSON of the domain type; ids are stored in their text form (UUIDs sort
 //! the same as text), so every page is ordered by key with plain `ORDER BY`.
@@ -20,6 +21,19 @@
 //! | `identities`       | `namespace, value, profile_id`        | `(namespace, value)`, index on `profile_id`, FK → `profiles` on delete cascade |
 //! | `audience_members` | `audience_id, profile_id`             | `(audience_id, profile_id)`  |
 //! | `suppressions`     | `channel, address, body`              | `(channel, address)`         |
+//! | `requests`         | `campaign_id, request_id, body_hash, execution_id, lease_until, expires_at, response` | `(campaign_id, request_id)` |
+//! | `executions`       | `id, revision, body`                  | `id`                         |
+//! | `messages`         | `id, execution_id, outcome, provider_id, body` | `id`, indexes on `(execution_id, id)` and `provider_id` |
+//! | `counters`         | `scope, name, value`                  | `(scope, name)`              |
+//! | `caps`             | `key, count, expires_at`              | `key`                        |
+//! | `schedules`        | `id, status, execute_at, body`        | `id`, index on `(status, execute_at, id)` |
+//! | `holds`            | `message_id, release_at, body`        | `message_id`, index on `(release_at, message_id)` |
+//!
+//! Instants in columns (`lease_until`, `expires_at`, `execute_at`, `release_at`) are integer
+//! nanoseconds since the Unix epoch, clamped to the `i64` range (years 1677 to 2262) so SQL
+//! compares them in order; the bodies keep the exact values. Counter scopes are
+//! `execution:<id>` and `campaign:<id>:<version>`. Schema version 1 databases (admin side only)
+//! are upgraded in place on open.
 //!
 //! `records` holds channel configurations, rule sets and audiences (`kind` is
 //! [`Record::KIND`](crate::ports::Record::KIND)). Conditions (a key must be free, a revision must
@@ -29,10 +43,17 @@
 //! by channel in `Channel` order: email, sms, push). A cursor that is not a key is read as a
 //! position to start after (for suppressions, one naming no channel is past the end).
 
+mod acceptance;
 mod campaigns;
+mod caps;
+mod counts;
+mod executions;
+mod holds;
 mod members;
+mod messages;
 mod profiles;
 mod records;
+mod schedules;
 mod schema;
 mod suppressions;
 
@@ -41,6 +62,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use jiff::Timestamp;
 use rusqlite::{Connection, ToSql, Transaction, TransactionBehavior};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -185,6 +207,18 @@ fn int(value: u64) -> Result<i64, Fail> {
     i64::try_from(value).map_err(|e| Fail::Store(StoreError::backend(e)))
 }
 
+/// An instant as stored in a column: nanoseconds since the Unix epoch, clamped to the `i64`
+/// range so that comparisons in SQL stay in order.
+fn instant(t: Timestamp) -> i64 {
+    let nanos = t.as_nanosecond();
+    i64::try_from(nanos).unwrap_or(if nanos < 0 { i64::MIN } else { i64::MAX })
+}
+
+fn from_instant(nanos: i64) -> StoreResult<Timestamp> {
+    Timestamp::from_nanosecond(i128::from(nanos))
+        .map_err(|e| StoreError::Corrupt(format!("instant {nanos}: {e}")))
+}
+
 fn encode<T: Serialize>(value: &T) -> StoreResult<String> {
     serde_json::to_string(value).map_err(StoreError::backend)
 }
@@ -321,6 +355,40 @@ mod tests {
         assert_eq!(mode, "wal");
         drop(store);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_execution_side_queries_run_along_their_indexes_without_sorting() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        let conn = store.conn.lock().unwrap();
+        let plan = |sql: &str| -> String {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let mut rows = stmt.raw_query();
+            let mut details = Vec::new();
+            while let Some(row) = rows.next().unwrap() {
+                details.push(row.get::<_, String>(3).unwrap());
+            }
+            details.join("; ")
+        };
+        for (sql, index) in [
+            (messages::LIST_BY_EXECUTION, "messages_by_execution"),
+            (messages::FIND_BY_PROVIDER_ID, "messages_by_provider_id"),
+            (schedules::DUE, "schedules_by_status_and_time"),
+            (holds::DUE, "holds_by_release_time"),
+        ] {
+            let plan = plan(sql);
+            assert!(plan.contains(index), "{sql}\n=> {plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{sql}\n=> {plan}");
+        }
+    }
+
+    #[test]
+    fn instants_keep_nanoseconds_and_far_ones_are_clamped_in_order() {
+        let t = jiff::Timestamp::from_nanosecond(1_800_000_000_123_456_789).unwrap();
+        assert_eq!(from_instant(instant(t)).unwrap(), t);
+        assert_eq!(instant(jiff::Timestamp::MAX), i64::MAX);
+        assert_eq!(instant(jiff::Timestamp::MIN), i64::MIN);
+        assert!(instant(t) < instant(jiff::Timestamp::MAX));
     }
 
     #[tokio::test]

@@ -56,6 +56,64 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (channel, address)
     ) WITHOUT ROWID;
     ",
+    // 2: the execution side. Instants are nanoseconds since the Unix epoch.
+    "
+    CREATE TABLE requests (
+        campaign_id  TEXT    NOT NULL,
+        request_id   TEXT    NOT NULL,
+        body_hash    TEXT    NOT NULL,
+        execution_id TEXT    NOT NULL,
+        lease_until  INTEGER NOT NULL,
+        expires_at   INTEGER NOT NULL,
+        response     TEXT,
+        PRIMARY KEY (campaign_id, request_id)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE executions (
+        id       TEXT    NOT NULL PRIMARY KEY,
+        revision INTEGER NOT NULL,
+        body     TEXT    NOT NULL
+    ) WITHOUT ROWID;
+
+    CREATE TABLE messages (
+        id           TEXT NOT NULL PRIMARY KEY,
+        execution_id TEXT NOT NULL,
+        outcome      TEXT NOT NULL,
+        provider_id  TEXT,
+        body         TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX messages_by_execution ON messages (execution_id, id);
+    CREATE INDEX messages_by_provider_id ON messages (provider_id)
+        WHERE provider_id IS NOT NULL;
+
+    CREATE TABLE counters (
+        scope TEXT    NOT NULL,
+        name  TEXT    NOT NULL,
+        value INTEGER NOT NULL,
+        PRIMARY KEY (scope, name)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE caps (
+        key        TEXT    NOT NULL PRIMARY KEY,
+        count      INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+
+    CREATE TABLE schedules (
+        id         TEXT    NOT NULL PRIMARY KEY,
+        status     TEXT    NOT NULL,
+        execute_at INTEGER NOT NULL,
+        body       TEXT    NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX schedules_by_status_and_time ON schedules (status, execute_at, id);
+
+    CREATE TABLE holds (
+        message_id TEXT    NOT NULL PRIMARY KEY,
+        release_at INTEGER NOT NULL,
+        body       TEXT    NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX holds_by_release_time ON holds (release_at, message_id);
+    ",
 ];
 
 /// The schema version this build writes.
@@ -110,6 +168,41 @@ mod tests {
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
         assert_eq!(v, VERSION);
+    }
+
+    #[test]
+    fn a_version_1_database_is_upgraded_and_keeps_its_data() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute(
+            "INSERT INTO suppressions (channel, address, body) VALUES ('email', 'a@x.test', '{}')",
+            [],
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let v: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, VERSION);
+        let kept: i64 = conn
+            .query_row("SELECT count(*) FROM suppressions", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(kept, 1);
+        for table in [
+            "requests",
+            "executions",
+            "messages",
+            "counters",
+            "caps",
+            "schedules",
+            "holds",
+        ] {
+            let rows: i64 = conn
+                .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(rows, 0, "{table} exists and is empty");
+        }
     }
 
     #[test]

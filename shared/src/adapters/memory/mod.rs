@@ -1,11 +1,15 @@
-//! An in-memory store: every port of [`Store`](crate::ports::Store) over `BTreeMap`s behind one
-//! mutex, for fast service tests. It keeps the exact semantics of the real stores (conditional
-//! writes, atomic multi-item writes, key-ordered pages with opaque cursors) and passes the same
-//! contract suite (`herald_tests::contract`).
+//! An in-memory store: every port of [`Store`](crate::ports::Store) and of
+//! [`ExecutionStores`](crate::ports::ExecutionStores) over maps behind one mutex, for fast
+//! service tests. It keeps the exact semantics of the real stores (conditional writes, atomic
+//! multi-item writes, key-ordered pages with opaque cursors) and passes the same contract suites
+//! (`herald_tests::contract`, `herald_tests::contract_execution`). The execution-side ports are
+//! in the `execution` module.
 //!
 //! Items are keyed by the text form of their ids, so pages come in the same order as from the
 //! SQLite and DynamoDB stores; records are kept as JSON, so they go through serde like they do
 //! in a real store. Cursors are the last key of a page (`channel:address` for suppressions).
+
+mod execution;
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -40,6 +44,8 @@ struct State {
     members: BTreeMap<String, BTreeMap<String, ProfileId>>,
     /// `(channel, address)`, in `Channel` order (email, sms, push).
     suppressions: BTreeMap<(Channel, String), Suppression>,
+    /// Requests, executions, messages, counters, caps, schedules and holds.
+    exec: execution::ExecutionState,
 }
 
 impl MemoryStore {

@@ -1,0 +1,403 @@
+//! The execution-side ports ([`ExecutionStores`](crate::ports::ExecutionStores)) on
+//! [`MemoryStore`], with the semantics of the real stores (see `herald_tests::contract_execution`).
+//!
+//! - A request record is replaced when it expired (`expires_at <= now`, with the new execution
+//!   id) or its lease ran out (`lease_until <= now`, keeping its execution id); finishing needs the in-flight record with the same body hash
+//!   (`Conflict(RevisionMismatch)` otherwise); abandoning deletes only that record.
+//! - Messages are kept by `(execution id, message id)` so an execution's messages page in
+//!   message-id order with the last message id as the cursor; an index maps provider message
+//!   ids to message ids.
+//! - A cap counter is `(count, expires_at)`; an expired or missing one counts as zero and is
+//!   restarted at one with the caller's `expires_at`. A decrement never goes below zero.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
+
+use jiff::Timestamp;
+
+use super::{MemoryStore, conflict, paginate};
+use crate::domain::execution::{CountDelta, CountScope, HeldMessage, ScheduledExecution};
+use crate::domain::{
+    Execution, ExecutionId, MessageId, MessageRecord, OutcomeCounts, OutcomeKind, ScheduleId,
+    ScheduleStatus,
+};
+use crate::ports::{
+    AcceptanceStore, Begin, CapCounter, CapStore, Claim, Conflict, CountStore, ExecutionStore,
+    HoldStore, MessageStore, Page, PageRequest, RequestKey, ScheduleStore, StoreResult,
+    StoredResponse,
+};
+
+/// Everything the execution side keeps, inside the store's one mutex.
+#[derive(Debug, Default)]
+pub(super) struct ExecutionState {
+    /// `(campaign id, request id)` → the acceptance record.
+    requests: HashMap<(String, String), RequestRecord>,
+    executions: BTreeMap<ExecutionId, Execution>,
+    /// `(execution id, message id)`, both in text form.
+    messages: BTreeMap<(String, String), MessageRecord>,
+    /// Message id → execution id (text), to find a message by its id alone.
+    message_executions: HashMap<MessageId, String>,
+    /// Provider message id → message id.
+    provider_ids: HashMap<String, MessageId>,
+    counts: HashMap<CountScope, BTreeMap<String, i64>>,
+    /// Cap key → `(count, expires_at)`.
+    caps: HashMap<String, (u64, Timestamp)>,
+    schedules: BTreeMap<ScheduleId, ScheduledExecution>,
+    holds: BTreeMap<MessageId, HeldMessage>,
+}
+
+#[derive(Debug)]
+struct RequestRecord {
+    body_hash: String,
+    execution_id: ExecutionId,
+    lease_until: Timestamp,
+    expires_at: Timestamp,
+    response: Option<StoredResponse>,
+}
+
+fn request_key(key: &RequestKey) -> (String, String) {
+    (key.campaign_id.to_string(), key.request_id.clone())
+}
+
+impl ExecutionState {
+    fn message(&self, id: &MessageId) -> Option<&MessageRecord> {
+        let execution = self.message_executions.get(id)?;
+        self.messages
+            .get(&(execution.clone(), id.as_str().to_string()))
+    }
+
+    fn index_provider_id(&mut self, message: &MessageRecord) {
+        if let Some(provider) = &message.provider_message_id {
+            self.provider_ids
+                .insert(provider.clone(), message.id.clone());
+        }
+    }
+}
+
+impl AcceptanceStore for MemoryStore {
+    async fn begin_request(
+        &self,
+        key: &RequestKey,
+        body_hash: &str,
+        new_execution: ExecutionId,
+        now: Timestamp,
+        lease_until: Timestamp,
+        expires_at: Timestamp,
+    ) -> StoreResult<Begin> {
+        let mut s = self.state();
+        let requests = &mut s.exec.requests;
+        let key = request_key(key);
+        // The execution a new owner runs: a new one, or the stored one for a takeover.
+        let execution_id = match requests.get(&key) {
+            None => new_execution,
+            Some(r) if r.expires_at <= now => new_execution,
+            Some(r) if r.body_hash != body_hash => return Ok(Begin::Mismatch),
+            Some(RequestRecord {
+                response: Some(response),
+                ..
+            }) => return Ok(Begin::Completed(response.clone())),
+            Some(r) if r.lease_until > now => {
+                return Ok(Begin::InFlight {
+                    lease_until: r.lease_until,
+                });
+            }
+            Some(r) => r.execution_id,
+        };
+        requests.insert(
+            key,
+            RequestRecord {
+                body_hash: body_hash.to_string(),
+                execution_id,
+                lease_until,
+                expires_at,
+                response: None,
+            },
+        );
+        Ok(Begin::Started { execution_id })
+    }
+
+    async fn finish_request(
+        &self,
+        key: &RequestKey,
+        body_hash: &str,
+        response: &StoredResponse,
+    ) -> StoreResult<()> {
+        let mut s = self.state();
+        match s.exec.requests.get_mut(&request_key(key)) {
+            Some(r) if r.body_hash == body_hash && r.response.is_none() => {
+                r.response = Some(response.clone());
+                Ok(())
+            }
+            _ => Err(conflict(Conflict::RevisionMismatch)),
+        }
+    }
+
+    async fn abandon_request(&self, key: &RequestKey, body_hash: &str) -> StoreResult<()> {
+        let mut s = self.state();
+        let key = request_key(key);
+        if s.exec
+            .requests
+            .get(&key)
+            .is_some_and(|r| r.body_hash == body_hash && r.response.is_none())
+        {
+            s.exec.requests.remove(&key);
+        }
+        Ok(())
+    }
+}
+
+impl ExecutionStore for MemoryStore {
+    async fn insert_execution(&self, execution: &Execution) -> StoreResult<()> {
+        let mut s = self.state();
+        if s.exec.executions.contains_key(&execution.id) {
+            return Err(conflict(Conflict::AlreadyExists));
+        }
+        s.exec.executions.insert(execution.id, execution.clone());
+        Ok(())
+    }
+
+    async fn get_execution(&self, id: ExecutionId) -> StoreResult<Option<Execution>> {
+        Ok(self.state().exec.executions.get(&id).cloned())
+    }
+
+    async fn update_execution(
+        &self,
+        execution: &Execution,
+        expected_revision: u64,
+    ) -> StoreResult<()> {
+        let mut s = self.state();
+        match s.exec.executions.get_mut(&execution.id) {
+            Some(stored) if stored.revision == expected_revision => {
+                *stored = execution.clone();
+                Ok(())
+            }
+            _ => Err(conflict(Conflict::RevisionMismatch)),
+        }
+    }
+}
+
+impl MessageStore for MemoryStore {
+    async fn claim_message(&self, message: &MessageRecord) -> StoreResult<Claim> {
+        let mut s = self.state();
+        if let Some(existing) = s.exec.message(&message.id) {
+            return Ok(Claim::Exists(Box::new(existing.clone())));
+        }
+        let execution = message.execution_id.to_string();
+        s.exec
+            .message_executions
+            .insert(message.id.clone(), execution.clone());
+        s.exec.messages.insert(
+            (execution, message.id.as_str().to_string()),
+            message.clone(),
+        );
+        s.exec.index_provider_id(message);
+        Ok(Claim::Claimed)
+    }
+
+    async fn update_message(
+        &self,
+        message: &MessageRecord,
+        expected: OutcomeKind,
+    ) -> StoreResult<()> {
+        let mut s = self.state();
+        let Some(execution) = s.exec.message_executions.get(&message.id).cloned() else {
+            return Err(conflict(Conflict::RevisionMismatch));
+        };
+        match s
+            .exec
+            .messages
+            .get_mut(&(execution, message.id.as_str().to_string()))
+        {
+            Some(stored) if stored.outcome == expected => *stored = message.clone(),
+            _ => return Err(conflict(Conflict::RevisionMismatch)),
+        }
+        s.exec.index_provider_id(message);
+        Ok(())
+    }
+
+    async fn get_message(&self, id: &MessageId) -> StoreResult<Option<MessageRecord>> {
+        Ok(self.state().exec.message(id).cloned())
+    }
+
+    async fn list_messages(
+        &self,
+        execution: ExecutionId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<MessageRecord>> {
+        let s = self.state();
+        let execution = execution.to_string();
+        let start = match &page.cursor {
+            Some(c) => Bound::Excluded((execution.clone(), c.clone())),
+            None => Bound::Included((execution.clone(), String::new())),
+        };
+        let items = s
+            .exec
+            .messages
+            .range((start, Bound::Unbounded))
+            .take_while(|((e, _), _)| *e == execution);
+        paginate(items, page, |(_, id)| id.clone(), |m| Ok(m.clone()))
+    }
+
+    async fn find_message_by_provider_id(
+        &self,
+        provider_message_id: &str,
+    ) -> StoreResult<Option<MessageRecord>> {
+        let s = self.state();
+        Ok(s.exec
+            .provider_ids
+            .get(provider_message_id)
+            .and_then(|id| s.exec.message(id))
+            .filter(|m| m.provider_message_id.as_deref() == Some(provider_message_id))
+            .cloned())
+    }
+}
+
+impl CountStore for MemoryStore {
+    async fn add_counts(&self, scope: CountScope, delta: &CountDelta) -> StoreResult<()> {
+        if delta.is_empty() {
+            return Ok(());
+        }
+        let mut s = self.state();
+        let counters = s.exec.counts.entry(scope).or_default();
+        for (name, n) in &delta.0 {
+            let slot = counters.entry(name.clone()).or_default();
+            *slot = slot.saturating_add(*n);
+        }
+        Ok(())
+    }
+
+    async fn get_counts(&self, scope: CountScope) -> StoreResult<OutcomeCounts> {
+        let s = self.state();
+        Ok(s.exec
+            .counts
+            .get(&scope)
+            .map(|c| OutcomeCounts::from_counters(c.iter().map(|(k, v)| (k.as_str(), *v))))
+            .unwrap_or_default())
+    }
+}
+
+impl CapStore for MemoryStore {
+    async fn increment_within(
+        &self,
+        counters: &[CapCounter],
+        now: Timestamp,
+    ) -> StoreResult<Option<usize>> {
+        let mut s = self.state();
+        let caps = &mut s.exec.caps;
+        let current = |key: &str| match caps.get(key) {
+            Some((n, expires_at)) if *expires_at > now => *n,
+            _ => 0,
+        };
+        if let Some(full) = counters
+            .iter()
+            .position(|c| current(&c.key) >= u64::from(c.limit))
+        {
+            return Ok(Some(full));
+        }
+        for c in counters {
+            let slot = caps.entry(c.key.clone()).or_insert((0, c.expires_at));
+            if slot.1 <= now {
+                *slot = (0, c.expires_at);
+            }
+            slot.0 += 1;
+        }
+        Ok(None)
+    }
+
+    async fn decrement(&self, counters: &[CapCounter]) -> StoreResult<()> {
+        let mut s = self.state();
+        for c in counters {
+            if let Some((n, _)) = s.exec.caps.get_mut(&c.key) {
+                *n = n.saturating_sub(1);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ScheduleStore for MemoryStore {
+    async fn insert_schedule(&self, schedule: &ScheduledExecution) -> StoreResult<()> {
+        let mut s = self.state();
+        if s.exec.schedules.contains_key(&schedule.id) {
+            return Err(conflict(Conflict::AlreadyExists));
+        }
+        s.exec.schedules.insert(schedule.id, schedule.clone());
+        Ok(())
+    }
+
+    async fn get_schedule(&self, id: ScheduleId) -> StoreResult<Option<ScheduledExecution>> {
+        Ok(self.state().exec.schedules.get(&id).cloned())
+    }
+
+    async fn cancel_schedule(&self, id: ScheduleId, now: Timestamp) -> StoreResult<bool> {
+        let mut s = self.state();
+        match s.exec.schedules.get_mut(&id) {
+            Some(stored) if stored.status == ScheduleStatus::Scheduled => {
+                stored.status = ScheduleStatus::Cancelled;
+                stored.modified_at = now;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn due_schedules(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<ScheduledExecution>> {
+        let s = self.state();
+        let mut due: Vec<&ScheduledExecution> = s
+            .exec
+            .schedules
+            .values()
+            .filter(|x| x.status == ScheduleStatus::Scheduled && x.execute_at <= now)
+            .collect();
+        due.sort_by_key(|x| (x.execute_at, x.id));
+        Ok(due.into_iter().take(limit as usize).cloned().collect())
+    }
+
+    async fn mark_triggered(
+        &self,
+        id: ScheduleId,
+        execution: ExecutionId,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut s = self.state();
+        match s.exec.schedules.get_mut(&id) {
+            Some(stored) if stored.status == ScheduleStatus::Scheduled => {
+                stored.status = ScheduleStatus::Triggered;
+                stored.execution_id = Some(execution);
+                stored.modified_at = now;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
+impl HoldStore for MemoryStore {
+    async fn hold(&self, message: &HeldMessage) -> StoreResult<()> {
+        self.state()
+            .exec
+            .holds
+            .insert(message.message_id.clone(), message.clone());
+        Ok(())
+    }
+
+    async fn due_held(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<HeldMessage>> {
+        let s = self.state();
+        let mut due: Vec<&HeldMessage> = s
+            .exec
+            .holds
+            .values()
+            .filter(|h| h.release_at <= now)
+            .collect();
+        due.sort_by(|a, b| (a.release_at, &a.message_id).cmp(&(b.release_at, &b.message_id)));
+        Ok(due.into_iter().take(limit as usize).cloned().collect())
+    }
+
+    async fn release(&self, id: &MessageId) -> StoreResult<bool> {
+        Ok(self.state().exec.holds.remove(id).is_some())
+    }
+}
