@@ -62,15 +62,25 @@ pub struct Local<S> {
 }
 
 impl<S: Store + ExecutionStores> Local<S> {
-    pub fn new(store: S, outbox: Outbox, queue: LocalQueue, public_base_url: String) -> Self {
+    pub fn new(
+        store: S,
+        outbox: Outbox,
+        queue: LocalQueue,
+        public_base_url: String,
+        unsubscribe_secret: String,
+    ) -> Self {
         let admin = Arc::new(AdminService::new(
             store.clone(),
             SystemClock,
-            AdminConfig { public_base_url },
+            AdminConfig {
+                public_base_url: public_base_url.clone(),
+            },
         ));
         let templates = Arc::new(TemplateCache::new(256));
         let config = TriggerConfig {
             created_by: "herald serve".into(),
+            public_base_url,
+            unsubscribe_secret: std::sync::Arc::from(unsubscribe_secret.into_bytes()),
             ..TriggerConfig::default()
         };
         let trigger = Arc::new(TriggerService::new(
@@ -116,6 +126,11 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         TokenSource::Stored => eprintln!("API token: in {}", token_path.display()),
         TokenSource::Environment => eprintln!("API token: from HERALD_API_TOKEN"),
     }
+    let (unsubscribe_secret, _) = token::load_or_create_secret(
+        &args.data_dir.join(token::UNSUBSCRIBE_SECRET_FILE),
+        "HERALD_UNSUBSCRIBE_SECRET",
+        std::env::var("HERALD_UNSUBSCRIBE_SECRET").ok(),
+    )?;
     let addr = SocketAddr::new(args.addr, args.port);
     let listener = TcpListener::bind(addr)
         .await
@@ -138,7 +153,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
             eprintln!("Store: SQLite at {}", path.display());
             let store = SqliteStore::open(&path).map_err(|e| ServeError::Store(Box::new(e)))?;
             serve(
-                Local::new(store, outbox, queue, public),
+                Local::new(store, outbox, queue, public, unsubscribe_secret),
                 listener,
                 local,
                 token.into(),
@@ -151,7 +166,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
                 .map_err(|e| ServeError::Store(Box::new(e)))?;
             eprintln!("Store: DynamoDB table {}", store.table());
             serve(
-                Local::new(store, outbox, queue, public),
+                Local::new(store, outbox, queue, public, unsubscribe_secret),
                 listener,
                 local,
                 token.into(),

@@ -16,7 +16,7 @@ pub enum TokenError {
     },
     #[error("the system random number generator failed: {0}")]
     Random(String),
-    #[error("the API token is empty; set HERALD_API_TOKEN to a non-empty value or delete {0}")]
+    #[error("the secret is empty; set it to a non-empty value or delete {0}")]
     Empty(String),
 }
 
@@ -28,19 +28,32 @@ pub enum TokenSource {
     Generated,
 }
 
-/// Returns the token and where it came from.
+/// The unsubscribe-link signing secret's file name inside the data directory.
+pub const UNSUBSCRIBE_SECRET_FILE: &str = "unsubscribe-secret";
+
+/// Returns the API token and where it came from.
 pub fn load_or_create(
     data_dir: &Path,
+    from_env: Option<String>,
+) -> Result<(String, TokenSource), TokenError> {
+    load_or_create_secret(&data_dir.join(TOKEN_FILE), "HERALD_API_TOKEN", from_env)
+}
+
+/// Returns a secret: `from_env` (named `env_name` in messages) when set, else the one in
+/// `path`, else a new random one written there (mode 0600).
+pub fn load_or_create_secret(
+    path: &Path,
+    env_name: &str,
     from_env: Option<String>,
 ) -> Result<(String, TokenSource), TokenError> {
     if let Some(t) = from_env {
         let t = t.trim().to_string();
         if t.is_empty() {
-            return Err(TokenError::Empty("HERALD_API_TOKEN".into()));
+            return Err(TokenError::Empty(env_name.into()));
         }
         return Ok((t, TokenSource::Environment));
     }
-    let path = data_dir.join(TOKEN_FILE);
+    let path = path.to_path_buf();
     let io = |source| TokenError::Io {
         path: path.display().to_string(),
         source,

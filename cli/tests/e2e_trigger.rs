@@ -670,3 +670,113 @@ async fn a_scheduled_audience_run_fires_at_execute_at_and_a_cancelled_one_never_
     );
     assert!(outbox.text.contains("Scheduled hello"));
 }
+
+async fn one_click_unsubscribe(s: HeraldServer) {
+    let cfg = channel_config(
+        &s,
+        json!({"name": "News", "category": "marketing", "email": {"fromAddress": "news@example.com", "listUnsubscribe": true}}),
+    )
+    .await;
+    let campaign = live_campaign(
+        &s,
+        json!({"name": "Newsletter", "type": "marketing", "channel": "email", "channelConfigId": cfg,
+               "content": {"email": {"subject": "News", "html": "<p>Hello</p><p><a href=\"{{unsubscribeUrl}}\">Unsubscribe</a></p>"}}}),
+    )
+    .await;
+    assert_eq!(
+        s.put(
+            "/profiles/email/reader@example.com",
+            &json!({"consent": {"email": "in"}})
+        )
+        .await
+        .status,
+        201
+    );
+    let reader = json!([{"type": "aep", "namespace": "email", "userId": "reader@example.com"}]);
+    let first = s
+        .post(
+            "/im/executions/unitary",
+            &json!({"requestId": "n1", "campaignId": campaign, "recipients": reader}),
+        )
+        .await;
+    let m = messages(&s, &first).await;
+    assert_eq!(m[0]["outcome"], "sent", "{m:?}");
+    let id = m[0]["id"].as_str().unwrap();
+    let eml = s.get(&format!("/outbox/{id}/eml")).await.text;
+    let unsubscribe_headers: Vec<&str> = eml
+        .lines()
+        .filter(|l| l.starts_with("List-Unsubscribe:"))
+        .collect();
+    assert_eq!(unsubscribe_headers.len(), 1, "{eml}");
+    assert_eq!(
+        eml.lines()
+            .filter(|l| l.starts_with("List-Unsubscribe-Post: List-Unsubscribe=One-Click"))
+            .count(),
+        1
+    );
+    let url = unsubscribe_headers[0]
+        .trim_start_matches("List-Unsubscribe:")
+        .trim()
+        .trim_matches(['<', '>'])
+        .to_string();
+    assert!(url.starts_with(&format!("{}/u/", s.base)), "{url}");
+    let entry = s.get(&format!("/outbox/{id}")).await.text;
+    assert!(
+        entry.contains(&url),
+        "the html link is the same signed URL: {entry}"
+    );
+
+    // A GET shows a confirmation page and changes nothing (link scanners follow GETs).
+    let page = s.http.get(&url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("reader@example.com") && html.contains("<form method=\"post\""),
+        "{html}"
+    );
+    assert_eq!(
+        s.get("/profiles/email/reader@example.com").await.body["consent"]["email"],
+        "in"
+    );
+    // RFC 8058 one-click POST, without any token: the link is the authorization.
+    let done = s
+        .http
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200);
+    assert_eq!(
+        s.get("/profiles/email/reader@example.com").await.body["consent"]["email"],
+        "out"
+    );
+    let second = s
+        .post(
+            "/im/executions/unitary",
+            &json!({"requestId": "n2", "campaignId": campaign, "recipients": reader}),
+        )
+        .await;
+    assert_eq!(messages(&s, &second).await[0]["reason"], "ConsentOut");
+    // A forged or truncated link is refused.
+    let forged = s.http.post(format!("{}x", url)).send().await.unwrap();
+    assert_eq!(forged.status(), 400);
+    let garbage = s
+        .http
+        .get(format!("{}/u/not-a-token", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(garbage.status(), 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_click_unsubscribe_on_sqlite() {
+    one_click_unsubscribe(start()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_click_unsubscribe_on_dynamodb() {
+    one_click_unsubscribe(start_on_dynamodb().await).await;
+}

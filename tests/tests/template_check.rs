@@ -308,6 +308,17 @@ fn dynamodb_permissions_reach_only_the_herald_table_and_its_indexes() {
                 continue;
             };
             for statement in list {
+                let actions: Vec<&str> = match statement.get("Action") {
+                    Some(Value::Sequence(items)) => {
+                        items.iter().filter_map(Value::as_str).collect()
+                    }
+                    Some(single) => single.as_str().into_iter().collect(),
+                    None => Vec::new(),
+                };
+                // This rule is about DynamoDB; other services are checked by their own tests.
+                if !actions.iter().any(|a| a.starts_with("dynamodb:")) {
+                    continue;
+                }
                 statements += 1;
                 let resources: Vec<&Value> = match statement.get("Resource") {
                     Some(Value::Sequence(items)) => items.iter().collect(),
@@ -594,4 +605,58 @@ name="second-bin"
 name = "nope"
 "#;
     assert_eq!(bin_names(manifest), vec!["first-bin", "second-bin"]);
+}
+
+/// SMS publishing needs `sns:Publish` on no particular resource, but that must not also allow
+/// publishing to topics: every statement granting `sns:Publish` names either push endpoints or
+/// uses `NotResource` on SNS ARNs (phone numbers are not ARNs).
+#[test]
+fn sns_publish_reaches_phone_numbers_and_endpoints_but_never_topics() {
+    let template = template();
+    let mut publish_statements = 0;
+    for (name, function) in functions(&template) {
+        let policies = function
+            .get("Properties")
+            .and_then(|p| p.get("Policies"))
+            .and_then(Value::as_sequence)
+            .cloned()
+            .unwrap_or_default();
+        for policy in policies {
+            for statement in policy
+                .get("Statement")
+                .and_then(Value::as_sequence)
+                .cloned()
+                .unwrap_or_default()
+            {
+                let actions: Vec<String> = match statement.get("Action") {
+                    Some(Value::Sequence(items)) => items
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(String::from)
+                        .collect(),
+                    Some(single) => single.as_str().map(String::from).into_iter().collect(),
+                    None => Vec::new(),
+                };
+                if !actions.iter().any(|a| a == "sns:Publish") {
+                    continue;
+                }
+                publish_statements += 1;
+                let text = format!("{statement:?}");
+                let endpoints_only = statement.get("Resource").is_some()
+                    && text.contains(":endpoint/")
+                    && !text.contains("String(\"*\")");
+                let not_arns = statement.get("Resource").is_none()
+                    && statement.get("NotResource").is_some()
+                    && text.contains("arn:");
+                assert!(
+                    endpoints_only || not_arns,
+                    "{name}: sns:Publish must name endpoints or use NotResource on SNS ARNs: {statement:?}"
+                );
+            }
+        }
+    }
+    assert!(
+        publish_statements > 0,
+        "the trigger function publishes SMS and push"
+    );
 }

@@ -1,11 +1,13 @@
 //! The OpenAPI 3.1 document of the admin API, generated from the code with `utoipa`.
 //!
 //! The handlers in [`crate::routes`] carry `#[utoipa::path]` attributes; the domain and service
-//! types derive `ToSchema` (herald-core's `openapi` feature). This module adds what the handlers
-//! cannot say for themselves:
+//! types derive `ToSchema` (herald-core's `openapi` feature). The execution API's operations
+//! come from [`herald_trigger_api::TriggerDoc`], merged in ([`WithTrigger`]) so that one document
+//! describes everything `herald serve` answers. This module adds what the handlers cannot say
+//! for themselves:
 //! - the operations of the generic handlers (channel configurations and rule sets share
-//!   `routes::managed`), the `POST` form of review, and `GET /im/health` of the trigger API, as
-//!   documentation-only functions ([`docs`]);
+//!   `routes::managed`) and the `POST` form of review, as documentation-only functions
+//!   ([`docs`]);
 //! - the problem JSON responses shared by every operation ([`BadRequest`], [`NotFound`]…);
 //! - the bearer security scheme, applied to every operation except the public paths the auth
 //!   layer lets through ([`herald_core::http::auth::is_public`]), and the `401`/`500`
@@ -18,6 +20,7 @@ use std::sync::LazyLock;
 use axum::Json;
 use herald_core::http::Problem;
 use herald_core::http::auth::is_public;
+use herald_trigger_api::TriggerDoc;
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::schema::{Schema, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
@@ -30,20 +33,22 @@ use crate::routes;
 pub const BEARER: &str = "bearer";
 
 const DESCRIPTION: &str = "\
-Herald's admin API: campaigns (definition, draft versions, review, activation, preview), \
-channel configurations, rule sets, audiences, profiles and suppressions.
+Herald's admin API: campaigns (definition, draft versions, review, activation, preview, \
+report), channel configurations, rule sets, audiences, profiles and suppressions; and its \
+execution API (`/im/...`), wire-compatible with Adobe Journey Optimizer's Interactive Message \
+Execution API: trigger campaigns, follow executions, read every message's outcome.
 
 Errors are problem JSON (RFC 9457, `application/problem+json`) with a stable `code` that is \
 also the last segment of `type`. Writes return the record's revision in `ETag`; send it back \
 in `If-Match` to make an update conditional (a stale revision gets `409 stale-revision`). \
-Lists are paged with `limit` and the opaque `cursor` from the previous page's `next`.";
+Lists are paged with `limit` and the opaque `cursor` from the previous page's `next`. Errors of \
+a trigger call also carry AJO's `report.additionalContext {requestId, campaignId}`.";
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Herald", version = env!("CARGO_PKG_VERSION"), description = DESCRIPTION),
     paths(
         serve,
-        docs::health,
         routes::campaigns::list,
         routes::campaigns::create,
         routes::campaigns::get,
@@ -91,7 +96,7 @@ Lists are paged with `limit` and the opaque `cursor` from the previous page's `n
         schemas(Problem),
         responses(BadRequest, Unauthorized, NotFound, Conflict, PayloadTooLarge, Unprocessable, InternalError)
     ),
-    modifiers(&Conventions),
+    modifiers(&WithTrigger, &Conventions),
     security(("bearer" = [])),
     tags(
         (name = "campaigns", description = "Campaign definitions, versions and lifecycle"),
@@ -100,6 +105,7 @@ Lists are paged with `limit` and the opaque `cursor` from the previous page's `n
         (name = "audiences", description = "Static lists of profiles, or rules over profile attributes"),
         (name = "profiles", description = "Recipients: identities, attributes, consent, push tokens"),
         (name = "suppressions", description = "Addresses that must not receive messages on a channel"),
+        (name = "executions", description = "Triggering campaigns (AJO's Interactive Message Execution API) and following executions"),
         (name = "meta", description = "Health and this document"),
     )
 )]
@@ -207,6 +213,16 @@ pub struct Unprocessable(Problem);
 )]
 pub struct InternalError(Problem);
 
+/// Merges the execution API's operations and schemas ([`TriggerDoc`]); runs before
+/// [`Conventions`] so that they get the same security and shared responses.
+struct WithTrigger;
+
+impl Modify for WithTrigger {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        openapi.merge(TriggerDoc::openapi());
+    }
+}
+
 /// Adds the bearer scheme, marks the public paths as needing no token, gives every operation
 /// its `500` and every authenticated one its `401`, and documents optional bodies as absent
 /// rather than `null` ([`not_null_body`]).
@@ -288,8 +304,8 @@ fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
 }
 
 /// Documentation-only operations: routes whose handler is generic over the resource
-/// (`routes::managed` serves both channel configurations and rule sets), the second method of a
-/// handler, and the trigger API's health route. These functions are never called.
+/// (`routes::managed` serves both channel configurations and rule sets) and the second method of
+/// a handler. These functions are never called.
 #[expect(
     dead_code,
     reason = "documentation-only operations; the router calls the real handlers"
@@ -302,21 +318,6 @@ mod docs {
     use herald_core::ports::Page;
 
     use super::{BadRequest, Conflict, NotFound, PageParams, PayloadTooLarge};
-
-    /// Health of the trigger API (public: no token needed).
-    #[utoipa::path(
-        get,
-        path = "/im/health",
-        tag = "meta",
-        operation_id = "getHealth",
-        responses((
-            status = 200,
-            description = "The service is up",
-            body = Object,
-            example = json!({"status": "ok", "service": "herald", "version": "0.1.0"})
-        ))
-    )]
-    pub fn health() {}
 
     /// Reviews a campaign version (same as `GET`).
     ///
@@ -515,21 +516,29 @@ mod docs {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
+    use std::path::PathBuf;
     use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
+    use axum::Router;
     use axum::body::Body;
-    use axum::http::{Request, header};
+    use axum::http::{HeaderMap, Request, StatusCode, header};
     use herald_core::adapters::memory::MemoryStore;
+    use herald_core::adapters::memory_queue::MemoryQueue;
+    use herald_core::adapters::outbox::Outbox;
     use herald_core::domain::{AudienceSpec, CampaignSpec};
     use herald_core::ports::SystemClock;
+    use herald_core::render::TemplateCache;
+    use herald_core::service::trigger::{TriggerConfig, TriggerService};
     use herald_core::service::{AdminConfig, AdminService};
     use serde_json::{Value, json};
     use tower::ServiceExt;
 
     use super::*;
 
-    /// Every `(method, path)` registered in `routes::router`, read by hand from `routes/mod.rs`
-    /// (axum 0.8 cannot list a router's routes), plus the trigger API's health route.
+    /// Every `(method, path)` registered in `routes::router` (read by hand from
+    /// `routes/mod.rs`) and in `herald_trigger_api::routes` (from trigger-api's `lib.rs`): axum
+    /// 0.8 cannot list a router's routes.
     const ROUTES: &[(&str, &str)] = &[
         ("get", "/openapi.json"),
         ("get", "/campaigns"),
@@ -574,11 +583,22 @@ mod tests {
         ("post", "/suppressions"),
         ("get", "/suppressions/{channel}/{address}"),
         ("delete", "/suppressions/{channel}/{address}"),
+        // The trigger API.
         ("get", "/im/health"),
+        ("post", "/im/executions/unitary"),
+        ("post", "/im/executions/highthroughput"),
+        ("post", "/im/executions/audience"),
+        ("get", "/im/executions/audience/{execution_id}"),
+        ("get", "/im/executions/schedules/{schedule_id}"),
+        ("delete", "/im/executions/schedules/{schedule_id}"),
+        ("get", "/im/executions/{execution_id}/messages"),
     ];
 
     /// Distinct paths in [`ROUTES`]: a new route needs a new entry there and in the document.
-    const PATH_COUNT: usize = 26;
+    const PATH_COUNT: usize = 31;
+
+    /// Operations in [`ROUTES`].
+    const OPERATION_COUNT: usize = 51;
 
     const METHODS: &[&str] = &[
         "get", "put", "post", "delete", "options", "head", "patch", "trace",
@@ -756,24 +776,28 @@ mod tests {
             "undocumented routes: {missing:?}; documented but not routed: {extra:?}"
         );
         assert_eq!(documented.len(), ROUTES.len());
+        assert_eq!(ROUTES.len(), OPERATION_COUNT);
         assert_eq!(doc["paths"].as_object().map(|p| p.len()), Some(PATH_COUNT));
     }
 
-    #[tokio::test]
-    async fn the_router_answers_every_documented_admin_operation_with_a_documented_status() {
-        let admin = Arc::new(AdminService::new(
-            MemoryStore::new(),
-            SystemClock,
-            AdminConfig::default(),
-        ));
-        let router = crate::routes(admin);
-        let doc = document().await;
-        for (method, path, op) in operations(&doc) {
-            if path.starts_with("/im/") {
-                continue; // the trigger API's routes
+    /// Sends every documented operation whose path `mine` accepts, with placeholder path
+    /// parameters and no body, to `router` (routes only, no fallbacks, so that an unknown path
+    /// answers a bare 404 and an unknown method 405), and checks that the answer is one the
+    /// operation documents. Returns how many operations were sent.
+    async fn answers_documented_operations(
+        router: &Router,
+        doc: &Value,
+        mine: impl Fn(&str) -> bool,
+    ) -> usize {
+        let mut sent = 0;
+        for (method, path, op) in operations(doc) {
+            if !mine(&path) {
+                continue;
             }
             let uri = path
                 .replace("{id}", "0193a0c4-7b1e-7c2d-9e4f-0a1b2c3d4e5f")
+                .replace("{execution_id}", "0193a0c4-7b1e-7c2d-9e4f-0a1b2c3d4e62")
+                .replace("{schedule_id}", "0193a0c4-7b1e-7c2d-9e4f-0a1b2c3d4e63")
                 .replace("{version}", "1")
                 .replace("{namespace}", "email")
                 .replace("{channel}", "email")
@@ -807,7 +831,29 @@ mod tests {
             if status.is_client_error() {
                 assert_eq!(content_type, "application/problem+json", "{method} {uri}");
             }
+            sent += 1;
         }
+        sent
+    }
+
+    #[tokio::test]
+    async fn the_routers_answer_every_documented_operation_with_a_documented_status() {
+        let doc = document().await;
+        let admin = Arc::new(AdminService::new(
+            MemoryStore::new(),
+            SystemClock,
+            AdminConfig::default(),
+        ));
+        let admin_ops =
+            answers_documented_operations(&crate::routes(admin), &doc, |p| !p.starts_with("/im/"))
+                .await;
+        let world = TriggerWorld::new();
+        let trigger_ops = answers_documented_operations(&world.routes, &doc, |p| {
+            p.starts_with("/im/")
+        })
+        .await;
+        assert_eq!((admin_ops, trigger_ops), (43, 8));
+        assert_eq!(admin_ops + trigger_ops, OPERATION_COUNT);
     }
 
     #[tokio::test]

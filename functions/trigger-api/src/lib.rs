@@ -18,6 +18,10 @@ use herald_core::ports::{Clock, Delivery, ExecutionStores, Queue, Store};
 use herald_core::service::trigger::TriggerService;
 
 mod executions;
+mod openapi;
+mod unsubscribe;
+
+pub use openapi::TriggerDoc;
 
 /// The state every handler gets.
 pub type Trigger<S, D, Q, C> = Arc<TriggerService<S, D, Q, C>>;
@@ -32,6 +36,10 @@ where
 {
     Router::new()
         .route("/im/health", get(executions::health))
+        .route(
+            "/u/{token}",
+            get(unsubscribe::confirm::<S, D, Q, C>).post(unsubscribe::one_click::<S, D, Q, C>),
+        )
         .route(
             "/im/executions/unitary",
             post(executions::unitary::<S, D, Q, C>),

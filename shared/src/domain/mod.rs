@@ -14,6 +14,7 @@ pub mod review;
 pub mod rules;
 pub mod suppression;
 pub mod trigger;
+pub mod unsubscribe;
 
 pub use address::{EmailAddress, PhoneNumber};
 pub use audience::{Audience, AudienceKind, AudienceRule, AudienceSpec};

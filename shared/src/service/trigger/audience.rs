@@ -33,6 +33,7 @@ pub const PROFILE_NAMESPACE: &str = "profileId";
 
 /// AJO's scheduled-execution response.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ScheduleResponse {
     pub schedule_id: ScheduleId,
@@ -40,8 +41,11 @@ pub struct ScheduleResponse {
     pub campaign_id: CampaignId,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audience: Option<AudienceSelector>,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub execute_at: Timestamp,
+    /// The execution the schedule started, once `Triggered`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<super::ExecutionView>))]
     pub execution_details: Option<serde_json::Value>,
 }
 

@@ -32,12 +32,18 @@ mod address;
 pub mod audience;
 pub mod feedback;
 mod pipeline;
+pub mod unsubscribe;
 
 /// Deployment settings of the trigger side.
 #[derive(Clone, Debug)]
 pub struct TriggerConfig {
     /// Who executions are created by (AJO `createdBy`).
     pub created_by: String,
+    /// Base URL of Herald's public routes: unsubscribe links are `{base}/u/{token}`.
+    pub public_base_url: String,
+    /// HMAC key of unsubscribe tokens. Keep it stable: links already sent stop working when
+    /// it changes.
+    pub unsubscribe_secret: Arc<[u8]>,
     /// Marketing messages to profiles that never gave or refused consent: send (AJO's default)
     /// or exclude `ConsentMissing`.
     pub require_consent: bool,
@@ -54,9 +60,16 @@ pub struct TriggerConfig {
 }
 
 impl Default for TriggerConfig {
+    /// Defaults for tests and local use; the unsubscribe secret is random per process, so
+    /// deployments set their own ([`TriggerConfig::unsubscribe_secret`]).
     fn default() -> Self {
+        let mut secret = [0u8; 32];
+        // Without an OS random source the all-zero key still works, it is just guessable.
+        let _ = getrandom::fill(&mut secret);
         Self {
             created_by: "herald".into(),
+            public_base_url: "http://127.0.0.1:3000".into(),
+            unsubscribe_secret: Arc::from(secret.to_vec()),
             require_consent: false,
             acceptance_ttl: SignedDuration::from_hours(24),
             lease: SignedDuration::from_secs(60),
@@ -96,6 +109,8 @@ pub enum TriggerError {
     ExecutionNotFound(String),
     #[error("audience {0} does not exist")]
     AudienceNotFound(String),
+    #[error("{0}")]
+    BadToken(crate::domain::unsubscribe::TokenError),
     #[error("schedule {0} does not exist")]
     ScheduleNotFound(String),
     #[error("schedule {id} is {status:?}; only a schedule that has not fired can be cancelled")]
@@ -119,6 +134,7 @@ impl TriggerError {
             Self::BodyMismatch(_) => "request-id-reused",
             Self::ExecutionNotFound(_) => "execution-not-found",
             Self::AudienceNotFound(_) => "audience-not-found",
+            Self::BadToken(_) => "invalid-unsubscribe-link",
             Self::ScheduleNotFound(_) => "schedule-not-found",
             Self::ScheduleNotCancellable { .. } => "schedule-not-cancellable",
             Self::Store(_) => "internal-error",
@@ -127,7 +143,7 @@ impl TriggerError {
 
     pub fn status(&self) -> u16 {
         match self {
-            Self::Invalid(_) | Self::WrongKind(_) => 400,
+            Self::Invalid(_) | Self::WrongKind(_) | Self::BadToken(_) => 400,
             Self::CampaignNotFound(_)
             | Self::ExecutionNotFound(_)
             | Self::AudienceNotFound(_)
@@ -152,18 +168,22 @@ pub struct TriggerReply {
 
 /// AJO's execution response.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ExecutionResponse {
     pub execution_id: ExecutionId,
     pub request_id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
     pub created_by: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub modified_at: Timestamp,
     pub modified_by: String,
 }
 
 /// An execution with its live counts (Herald's `GET` views).
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ExecutionView {
     pub execution_id: ExecutionId,
@@ -174,7 +194,9 @@ pub struct ExecutionView {
     pub status: ExecutionStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audience_id: Option<crate::domain::AudienceId>,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub modified_at: Timestamp,
     pub counts: OutcomeCounts,
 }

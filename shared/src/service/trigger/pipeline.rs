@@ -36,6 +36,8 @@ enum Decision {
 struct Outgoing {
     address: Address,
     rendered: Rendered,
+    /// Marketing email: the signed one-click unsubscribe link.
+    unsubscribe_url: Option<String>,
     /// Marketing: the frequency-cap counters to take when it is sent.
     caps: Vec<CapCounter>,
 }
@@ -268,8 +270,15 @@ where
             ));
         }
         let marketing = spec.campaign_type == CampaignType::Marketing;
+        // Marketing rules read the recipient's profile; someone addressed directly (external,
+        // high-throughput) is looked up by their address, so an unsubscribe always counts.
+        let rules_profile = match (&profile, marketing) {
+            (None, true) => self.profile_by_address(&address).await?,
+            _ => None,
+        };
+        let profile_for_rules = profile.as_ref().or(rules_profile.as_ref());
         if marketing {
-            match profile.as_ref().and_then(|p| p.consent.get(spec.channel)) {
+            match profile_for_rules.and_then(|p| p.consent.get(spec.channel)) {
                 Some(crate::domain::ConsentValue::Out) => {
                     return Ok(Decision::Exclude(
                         ExclusionReason::ConsentOut,
@@ -294,7 +303,7 @@ where
                     .and_then(|r| r.spec.quiet_hours.as_ref())
                 && let Some(release_at) = quiet.release_at(
                     now,
-                    &quiet.zone_for(profile.as_ref().and_then(|p| p.timezone.as_deref())),
+                    &quiet.zone_for(profile_for_rules.and_then(|p| p.timezone.as_deref())),
                 )
             {
                 return Ok(match quiet.action {
@@ -306,7 +315,26 @@ where
                 });
             }
         }
-        let rendered = match self.render(ctx, work, profile.as_ref(), &record.recipient) {
+        let unsubscribe_url = (marketing && spec.channel == Channel::Email).then(|| {
+            let claim = crate::domain::unsubscribe::UnsubscribeClaim {
+                campaign: ctx.campaign.id,
+                channel: spec.channel,
+                address: address.key(),
+                profile: profile_for_rules.map(|p| p.id),
+            };
+            format!(
+                "{}/u/{}",
+                self.config.public_base_url.trim_end_matches('/'),
+                claim.sign(&self.config.unsubscribe_secret)
+            )
+        });
+        let rendered = match self.render(
+            ctx,
+            work,
+            profile.as_ref(),
+            &record.recipient,
+            unsubscribe_url.as_deref(),
+        ) {
             Ok(r) => r,
             Err(detail) => return Ok(Decision::Exclude(ExclusionReason::RenderError, detail)),
         };
@@ -314,8 +342,7 @@ where
         record.locale = rendered.locale.clone();
         let caps = match (marketing, ctx.rule_set.as_ref()) {
             (true, Some(rules)) => {
-                let who = profile
-                    .as_ref()
+                let who = profile_for_rules
                     .map(|p| p.id.to_string())
                     .unwrap_or_else(|| format!("{}:{}", spec.channel, address.key()));
                 rules
@@ -338,8 +365,22 @@ where
         Ok(Decision::Send(Box::new(Outgoing {
             address,
             rendered,
+            unsubscribe_url,
             caps,
         })))
+    }
+
+    /// The profile holding an address as its email or phone identity.
+    async fn profile_by_address(&self, address: &Address) -> Result<Option<Profile>, StoreError> {
+        let identity = match address {
+            Address::Email(e) => Identity::parse("email", e.as_str()),
+            Address::Sms(p) => Identity::parse("phone", p.as_str()),
+            Address::Push { .. } => return Ok(None),
+        };
+        match identity {
+            Ok(i) => self.store.find_profile(&i).await,
+            Err(_) => Ok(None),
+        }
     }
 
     /// The stored profile of an `aep` recipient; created when the campaign allows it.
@@ -400,6 +441,7 @@ where
         work: &RecipientWork,
         profile: Option<&Profile>,
         key: &RecipientKey,
+        unsubscribe_url: Option<&str>,
     ) -> Result<Rendered, String> {
         let mut attributes = profile.map(|p| p.attributes.clone()).unwrap_or_default();
         for (k, v) in work.recipient.profile.clone().unwrap_or_default() {
@@ -415,7 +457,7 @@ where
             profile: &profile_value,
             context: &context_value,
             campaign: &ctx.campaign_data,
-            unsubscribe_url: None,
+            unsubscribe_url,
         };
         let selection = Selection {
             variant: None,
@@ -615,7 +657,11 @@ where
                     reply_to: email.reply_to.as_ref().map(|r| r.to_string()),
                     to: to.to_string(),
                     configuration_set: email.configuration_set.clone(),
-                    list_unsubscribe: None::<ListUnsubscribe>,
+                    list_unsubscribe: outgoing
+                        .unsubscribe_url
+                        .clone()
+                        .filter(|_| email.list_unsubscribe)
+                        .map(|url| ListUnsubscribe { url }),
                     content: content.clone(),
                 };
                 self.delivery.send_email(&envelope).await
