@@ -9,14 +9,17 @@ use aws_sdk_dynamodb::types::{
 };
 use herald_core::adapters::dynamo::DynamoStore;
 use herald_core::domain::{
-    Audience, AudienceId, Campaign, CampaignId, CampaignVersion, Channel, Identity, Profile,
-    ProfileId, Suppression,
+    Audience, AudienceId, Campaign, CampaignId, CampaignVersion, Channel, CountDelta, CountScope,
+    ExecutionId, HeldMessage, Identity, MessageId, MessageRecord, OutcomeKind, Profile, ProfileId,
+    RecipientKey, ScheduleId, ScheduledExecution, Suppression,
 };
 use herald_core::ports::{
-    AudienceMemberStore, CampaignStore, Conflict, PageRequest, ProfileStore, RecordStore,
-    StoreError, SuppressionStore,
+    AcceptanceStore, AudienceMemberStore, Begin, CampaignStore, CapCounter, CapStore, Claim,
+    Conflict, CountStore, HoldStore, MessageStore, PageRequest, ProfileStore, RecordStore,
+    RequestKey, ScheduleStore, StoreError, SuppressionStore,
 };
 use herald_tests::dynamo_local;
+use jiff::Timestamp;
 use serde_json::json;
 
 const AT: &str = "2026-01-01T00:00:00Z";
@@ -534,5 +537,392 @@ async fn a_push_token_longer_than_a_key_can_hold_is_still_suppressed() {
             .delete_suppression(Channel::Push, &token)
             .await
             .unwrap()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Execution side
+// ---------------------------------------------------------------------------------------------
+
+fn ts(text: &str) -> Timestamp {
+    text.parse().unwrap()
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+async fn raw_put(store: &DynamoStore, item: HashMap<String, AttributeValue>) {
+    store
+        .client()
+        .put_item()
+        .table_name(store.table())
+        .set_item(Some(item))
+        .send()
+        .await
+        .unwrap();
+}
+
+fn message(execution: ExecutionId, user: &str) -> MessageRecord {
+    let recipient = RecipientKey {
+        namespace: "email".into(),
+        user_id: user.into(),
+    };
+    serde_json::from_value(json!({
+        "id": MessageId::derive(execution, &recipient, Channel::Email),
+        "executionId": execution, "campaignId": CampaignId::new(), "campaignVersion": 1,
+        "channel": "email", "recipient": recipient, "address": user, "outcome": "pending",
+        "createdAt": AT, "updatedAt": AT
+    }))
+    .unwrap()
+}
+
+fn sent(m: &MessageRecord, provider_id: &str) -> MessageRecord {
+    MessageRecord {
+        outcome: OutcomeKind::Sent,
+        provider_message_id: Some(provider_id.into()),
+        ..m.clone()
+    }
+}
+
+#[tokio::test]
+async fn an_expired_acceptance_record_left_in_the_table_is_replaced_by_the_conditional_write() {
+    let store = dynamo_local::fresh_store().await;
+    let key = RequestKey {
+        campaign_id: CampaignId::new(),
+        request_id: "req-1".into(),
+    };
+    let pk = format!("request#{}#req-1", key.campaign_id);
+    // A completed record with another body that expired an hour ago: TTL has not deleted it
+    // (DynamoDB Local never does), so only the condition can tell it is gone.
+    let old = ExecutionId::new();
+    raw_put(
+        &store,
+        HashMap::from([
+            ("pk".to_string(), s(&pk)),
+            ("sk".to_string(), s("_")),
+            ("bodyHash".to_string(), s("old-body")),
+            ("state".to_string(), s("completed")),
+            ("executionId".to_string(), s(&old.to_string())),
+            ("responseStatus".to_string(), n(202)),
+            ("responseBody".to_string(), s("{}")),
+            (
+                "leaseUntilNs".to_string(),
+                n(ts("2027-01-01T00:00:30Z").as_nanosecond()),
+            ),
+            (
+                "expiresAtNs".to_string(),
+                n(ts("2027-01-02T00:00:00Z").as_nanosecond()),
+            ),
+            (
+                "expiresAt".to_string(),
+                n(ts("2027-01-02T00:00:00Z").as_second()),
+            ),
+        ]),
+    )
+    .await;
+
+    let now = ts("2027-01-02T01:00:00Z");
+    let expires_at = ts("2027-01-03T01:00:00.25Z");
+    let new = ExecutionId::new();
+    let begun = store
+        .begin_request(
+            &key,
+            "new-body",
+            new,
+            now,
+            ts("2027-01-02T01:00:30Z"),
+            expires_at,
+        )
+        .await
+        .unwrap();
+    assert_eq!(begun, Begin::Started { execution_id: new });
+    let item = raw_get(&store, &pk, "_").await.expect("the new record");
+    assert_eq!(item["state"], s("inFlight"));
+    assert_eq!(item["bodyHash"], s("new-body"));
+    assert_eq!(item["executionId"], s(&new.to_string()));
+    assert!(
+        !item.contains_key("responseBody"),
+        "nothing of the old record is left"
+    );
+    assert_eq!(item["expiresAtNs"], n(expires_at.as_nanosecond()));
+    // TTL holds whole epoch seconds, rounded up so it never deletes a live record.
+    assert_eq!(item["expiresAt"], n(expires_at.as_second() + 1));
+}
+
+#[tokio::test]
+async fn a_request_id_too_long_for_a_key_is_keyed_by_its_hash() {
+    let store = dynamo_local::fresh_store().await;
+    let long = RequestKey {
+        campaign_id: CampaignId::new(),
+        request_id: "r".repeat(3000),
+    };
+    let shorter = RequestKey {
+        request_id: "r".repeat(2999),
+        ..long.clone()
+    };
+    let (now, lease, expiry) = (
+        AT.parse().unwrap(),
+        ts("2026-01-01T00:00:30Z"),
+        ts("2026-01-02T00:00:00Z"),
+    );
+    let first = ExecutionId::new();
+    assert_eq!(
+        store
+            .begin_request(&long, "h", first, now, lease, expiry)
+            .await
+            .unwrap(),
+        Begin::Started {
+            execution_id: first
+        }
+    );
+    let other = ExecutionId::new();
+    assert_eq!(
+        store
+            .begin_request(&shorter, "h", other, now, lease, expiry)
+            .await
+            .unwrap(),
+        Begin::Started {
+            execution_id: other
+        },
+        "a different long id is a different request"
+    );
+    assert_eq!(
+        store
+            .begin_request(&long, "h", ExecutionId::new(), now, lease, expiry)
+            .await
+            .unwrap(),
+        Begin::InFlight { lease_until: lease }
+    );
+}
+
+#[tokio::test]
+async fn messages_are_indexed_under_their_execution_and_a_provider_id_gets_a_pointer_item() {
+    let store = dynamo_local::fresh_store().await;
+    let execution = ExecutionId::new();
+    let m = message(execution, "ann@example.com");
+    assert_eq!(store.claim_message(&m).await.unwrap(), Claim::Claimed);
+    let pk = format!("message#{}", m.id);
+    let item = raw_get(&store, &pk, "_").await.expect("the message item");
+    assert_eq!(item["gsi1pk"], s(&format!("messages#{execution}")));
+    assert_eq!(item["gsi1sk"], s(m.id.as_str()));
+    assert_eq!(item["outcome"], s("pending"));
+
+    let first = sent(&m, "0100018c-ses-1");
+    store
+        .update_message(&first, OutcomeKind::Pending)
+        .await
+        .unwrap();
+    let pointer = raw_get(&store, "providerMessage#0100018c-ses-1", "_")
+        .await
+        .expect("the pointer, written with the update");
+    assert_eq!(pointer["messageId"], s(m.id.as_str()));
+    assert_eq!(
+        store
+            .find_message_by_provider_id("0100018c-ses-1")
+            .await
+            .unwrap(),
+        Some(first.clone())
+    );
+
+    // A refused update writes no pointer either.
+    let stale = sent(&m, "never-written");
+    let err = store
+        .update_message(&stale, OutcomeKind::Pending)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict(Conflict::RevisionMismatch)),
+        "{err:?}"
+    );
+    assert!(
+        raw_get(&store, "providerMessage#never-written", "_")
+            .await
+            .is_none()
+    );
+
+    // A later provider id leaves the old pointer behind, but it no longer finds the message.
+    let second = sent(&m, "0100018c-ses-2");
+    store
+        .update_message(&second, OutcomeKind::Sent)
+        .await
+        .unwrap();
+    assert!(
+        raw_get(&store, "providerMessage#0100018c-ses-1", "_")
+            .await
+            .is_some()
+    );
+    assert_eq!(
+        store
+            .find_message_by_provider_id("0100018c-ses-1")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .find_message_by_provider_id("0100018c-ses-2")
+            .await
+            .unwrap(),
+        Some(second)
+    );
+}
+
+#[tokio::test]
+async fn counters_are_one_item_per_scope_with_one_number_per_name() {
+    let store = dynamo_local::fresh_store().await;
+    let execution = ExecutionId::new();
+    let campaign = CampaignId::new();
+    let delta = CountDelta(vec![
+        ("targeted".into(), 2),
+        ("excluded".into(), 1),
+        ("excluded.NoProfile".into(), 1),
+    ]);
+    store
+        .add_counts(CountScope::Execution(execution), &delta)
+        .await
+        .unwrap();
+    store
+        .add_counts(CountScope::CampaignVersion(campaign, 3), &delta)
+        .await
+        .unwrap();
+    let item = raw_get(&store, &format!("counts#execution#{execution}"), "_")
+        .await
+        .expect("the execution's counters");
+    assert_eq!(item["targeted"], n(2));
+    assert_eq!(
+        item["excluded.NoProfile"],
+        n(1),
+        "a dotted name is one attribute"
+    );
+    assert!(
+        raw_get(&store, &format!("counts#campaign#{campaign}#v3"), "_")
+            .await
+            .is_some()
+    );
+    // A name that would overwrite a key attribute is refused, and nothing changes.
+    let bad = CountDelta(vec![("sent".into(), 1), ("pk".into(), 1)]);
+    assert!(
+        store
+            .add_counts(CountScope::Execution(execution), &bad)
+            .await
+            .is_err()
+    );
+    let counts = store
+        .get_counts(CountScope::Execution(execution))
+        .await
+        .unwrap();
+    assert_eq!((counts.targeted, counts.sent), (2, 0));
+    assert_eq!(counts.excluded_by_reason["NoProfile"], 1);
+}
+
+#[tokio::test]
+async fn an_expired_cap_counter_still_in_the_table_restarts_at_one_with_the_new_window() {
+    let store = dynamo_local::fresh_store().await;
+    let old_end = ts("2027-01-15T11:00:00Z");
+    raw_put(
+        &store,
+        HashMap::from([
+            ("pk".to_string(), s("cap#ann|all|hour")),
+            ("sk".to_string(), s("_")),
+            ("n".to_string(), n(5)),
+            ("expiresAtNs".to_string(), n(old_end.as_nanosecond())),
+            ("expiresAt".to_string(), n(old_end.as_second())),
+        ]),
+    )
+    .await;
+    let new_end = ts("2027-01-15T12:00:00Z");
+    let counter = CapCounter {
+        key: "ann|all|hour".into(),
+        limit: 2,
+        expires_at: new_end,
+    };
+    let now = ts("2027-01-15T11:00:00Z");
+    assert_eq!(
+        store
+            .increment_within(std::slice::from_ref(&counter), now)
+            .await
+            .unwrap(),
+        None
+    );
+    let item = raw_get(&store, "cap#ann|all|hour", "_").await.unwrap();
+    assert_eq!(item["n"], n(1), "reset, not added to the old window's 5");
+    assert_eq!(item["expiresAtNs"], n(new_end.as_nanosecond()));
+    assert_eq!(item["expiresAt"], n(new_end.as_second()));
+    assert_eq!(
+        store
+            .increment_within(std::slice::from_ref(&counter), now)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .increment_within(std::slice::from_ref(&counter), now)
+            .await
+            .unwrap(),
+        Some(0)
+    );
+    assert_eq!(
+        raw_get(&store, "cap#ann|all|hour", "_").await.unwrap()["n"],
+        n(2)
+    );
+}
+
+#[tokio::test]
+async fn only_pending_schedules_and_held_messages_are_in_the_due_indexes() {
+    let store = dynamo_local::fresh_store().await;
+    let schedule: ScheduledExecution = serde_json::from_value(json!({
+        "id": ScheduleId::new(), "campaignId": CampaignId::new(),
+        "executeAt": "2027-01-15T10:00:00.5Z", "status": "Scheduled",
+        "createdAt": AT, "modifiedAt": AT
+    }))
+    .unwrap();
+    store.insert_schedule(&schedule).await.unwrap();
+    let pk = format!("schedule#{}", schedule.id);
+    let item = raw_get(&store, &pk, "_").await.unwrap();
+    assert_eq!(item["gsi1pk"], s("schedule#due"));
+    let gsi1sk = match &item["gsi1sk"] {
+        AttributeValue::S(v) => v.clone(),
+        other => panic!("gsi1sk is {other:?}"),
+    };
+    assert!(gsi1sk.ends_with(&format!("#{}", schedule.id)), "{gsi1sk}");
+    assert!(
+        store
+            .cancel_schedule(schedule.id, ts("2027-01-15T09:00:00Z"))
+            .await
+            .unwrap()
+    );
+    let item = raw_get(&store, &pk, "_").await.unwrap();
+    assert!(
+        !item.contains_key("gsi1pk") && !item.contains_key("gsi1sk"),
+        "the cancel took the schedule out of the index"
+    );
+    assert_eq!(item["status"], s("Cancelled"));
+
+    let execution = ExecutionId::new();
+    let held: HeldMessage = serde_json::from_value(json!({
+        "messageId": message(execution, "ann@example.com").id,
+        "releaseAt": "2027-01-15T07:00:00Z",
+        "work": {
+            "executionId": execution, "campaignId": CampaignId::new(), "campaignVersion": 1,
+            "recipient": {"type": "aep", "userId": "ann@example.com", "namespace": "email"}
+        }
+    }))
+    .unwrap();
+    store.hold(&held).await.unwrap();
+    let item = raw_get(&store, &format!("hold#{}", held.message_id), "_")
+        .await
+        .unwrap();
+    assert_eq!(item["gsi1pk"], s("hold#due"));
+    assert!(
+        !item.contains_key("expiresAt"),
+        "a hold lives until it is released, however late"
+    );
+    assert!(store.release(&held.message_id).await.unwrap());
+    assert!(
+        raw_get(&store, &format!("hold#{}", held.message_id), "_")
+            .await
+            .is_none()
     );
 }

@@ -6,8 +6,14 @@ use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext};
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, WriteRequest};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    Update as TxUpdate, WriteRequest,
+};
 
 use super::DynamoStore;
 use super::cursor;
@@ -34,6 +40,10 @@ pub enum DynamoError {
     Encode(#[source] serde_dynamo::Error),
     #[error("{0}")]
     TooLarge(String),
+    #[error("{0}")]
+    Unstorable(String),
+    #[error("{0}: the item kept changing between attempts")]
+    Contended(&'static str),
 }
 
 impl From<DynamoError> for StoreError {
@@ -59,6 +69,78 @@ pub(crate) enum TxError {
     /// These items' conditions failed (indices into the request).
     Conditions(Vec<usize>),
     Store(StoreError),
+}
+
+/// An item of a transaction whose condition failed, with the item as it was when the write
+/// asked for it (`ReturnValuesOnConditionCheckFailure = ALL_OLD`; `None` when it was absent).
+pub(crate) struct FailedCondition {
+    pub index: usize,
+    pub old: Option<Item>,
+}
+
+/// [`TxError`] with the failed items' old values.
+pub(crate) enum TxFailure {
+    Conditions(Vec<FailedCondition>),
+    Store(StoreError),
+}
+
+/// How a single conditional write ended.
+pub(crate) enum Written {
+    Done,
+    /// The condition failed; the item as it was (`None` when there was none).
+    Refused(Option<Item>),
+}
+
+/// An UpdateItem: key, update expression with its placeholders, optional condition.
+pub(crate) struct Update {
+    pub key: Item,
+    pub expression: String,
+    pub names: Vec<(String, String)>,
+    pub values: Vec<(String, AttributeValue)>,
+    pub condition: Option<Cond>,
+}
+
+impl Update {
+    pub(crate) fn new(key: Item, expression: impl Into<String>) -> Self {
+        Self {
+            key,
+            expression: expression.into(),
+            names: vec![],
+            values: vec![],
+            condition: None,
+        }
+    }
+
+    pub(crate) fn name(mut self, placeholder: &str, attribute: &str) -> Self {
+        self.names.push((placeholder.into(), attribute.into()));
+        self
+    }
+
+    pub(crate) fn value(mut self, placeholder: &str, value: AttributeValue) -> Self {
+        self.values.push((placeholder.into(), value));
+        self
+    }
+
+    pub(crate) fn when(mut self, condition: Cond) -> Self {
+        self.condition = Some(condition);
+        self
+    }
+
+    fn all_names(&self) -> Option<HashMap<String, String>> {
+        let mut names: HashMap<String, String> = self.names.iter().cloned().collect();
+        if let Some(c) = &self.condition {
+            names.extend(c.names.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        }
+        (!names.is_empty()).then_some(names)
+    }
+
+    fn all_values(&self) -> Option<HashMap<String, AttributeValue>> {
+        let mut values: HashMap<String, AttributeValue> = self.values.iter().cloned().collect();
+        if let Some(c) = &self.condition {
+            values.extend(c.values.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        }
+        (!values.is_empty()).then_some(values)
+    }
 }
 
 /// One page of raw items as DynamoDB returned it.
@@ -103,6 +185,15 @@ impl Cond {
     pub(crate) fn absent() -> Self {
         Self {
             expression: "attribute_not_exists(pk)",
+            names: vec![],
+            values: vec![],
+        }
+    }
+
+    /// The item exists.
+    pub(crate) fn present() -> Self {
+        Self {
+            expression: "attribute_exists(pk)",
             names: vec![],
             values: vec![],
         }
@@ -198,8 +289,23 @@ impl DynamoStore {
     /// Runs a transaction; a cancellation for failed conditions reports which items failed,
     /// one only for conflicting transactions is retried.
     pub(crate) async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TxError> {
+        match self.transact_detailed(items).await {
+            Ok(()) => Ok(()),
+            Err(TxFailure::Conditions(failed)) => Err(TxError::Conditions(
+                failed.into_iter().map(|f| f.index).collect(),
+            )),
+            Err(TxFailure::Store(e)) => Err(TxError::Store(e)),
+        }
+    }
+
+    /// [`transact`](Self::transact), also returning the old item of each failed condition
+    /// (for items built to return it, like [`tx_update`](Self::tx_update)).
+    pub(crate) async fn transact_detailed(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<(), TxFailure> {
         if items.len() > TX_SIZE {
-            return Err(TxError::Store(
+            return Err(TxFailure::Store(
                 DynamoError::TooLarge(format!(
                     "one atomic write may touch at most {TX_SIZE} items, not {}",
                     items.len()
@@ -223,14 +329,17 @@ impl DynamoStore {
                 e.as_service_error()
             {
                 let reasons = c.cancellation_reasons();
-                let failed: Vec<usize> = reasons
+                let failed: Vec<FailedCondition> = reasons
                     .iter()
                     .enumerate()
                     .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
-                    .map(|(i, _)| i)
+                    .map(|(index, r)| FailedCondition {
+                        index,
+                        old: r.item().filter(|i| !i.is_empty()).cloned(),
+                    })
                     .collect();
                 if !failed.is_empty() {
-                    return Err(TxError::Conditions(failed));
+                    return Err(TxFailure::Conditions(failed));
                 }
                 if reasons
                     .iter()
@@ -238,13 +347,13 @@ impl DynamoStore {
                 {
                     attempt += 1;
                     if attempt >= TX_ATTEMPTS {
-                        return Err(TxError::Store(DynamoError::TransactionConflict.into()));
+                        return Err(TxFailure::Store(DynamoError::TransactionConflict.into()));
                     }
                     tokio::time::sleep(backoff(attempt)).await;
                     continue;
                 }
             }
-            return Err(TxError::Store(self.sdk_error("TransactWriteItems", e)));
+            return Err(TxFailure::Store(self.sdk_error("TransactWriteItems", e)));
         }
     }
 
@@ -329,6 +438,110 @@ impl DynamoStore {
             .build()
             .map_err(DynamoError::from)?;
         Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// A conditional Put in a transaction that returns the old item when its condition fails.
+    pub(crate) fn tx_put_returning(
+        &self,
+        item: Item,
+        cond: Cond,
+    ) -> StoreResult<TransactWriteItem> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(cond.expression)
+            .set_expression_attribute_names(cond.names())
+            .set_expression_attribute_values(cond.values())
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(DynamoError::from)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// An Update in a transaction; when its condition fails it returns the old item.
+    pub(crate) fn tx_update(&self, update: Update) -> StoreResult<TransactWriteItem> {
+        let built = TxUpdate::builder()
+            .table_name(&self.table)
+            .set_key(Some(update.key.clone()))
+            .update_expression(update.expression.clone())
+            .set_condition_expression(update.condition.as_ref().map(|c| c.expression.to_string()))
+            .set_expression_attribute_names(update.all_names())
+            .set_expression_attribute_values(update.all_values())
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(DynamoError::from)?;
+        Ok(TransactWriteItem::builder().update(built).build())
+    }
+
+    /// PutItem under a condition; a failed condition returns the old item.
+    pub(crate) async fn put_if(&self, item: Item, cond: Cond) -> StoreResult<Written> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(cond.expression)
+            .set_expression_attribute_names(cond.names())
+            .set_expression_attribute_values(cond.values())
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Written::Done),
+            Err(e) => match e.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(c)) => Ok(Written::Refused(
+                    c.item().filter(|i| !i.is_empty()).cloned(),
+                )),
+                _ => Err(self.sdk_error("PutItem", e)),
+            },
+        }
+    }
+
+    /// UpdateItem (conditional when the update has a condition); a failed condition returns
+    /// the old item.
+    pub(crate) async fn update_if(&self, update: Update) -> StoreResult<Written> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(update.key.clone()))
+            .update_expression(update.expression.clone())
+            .set_condition_expression(update.condition.as_ref().map(|c| c.expression.to_string()))
+            .set_expression_attribute_names(update.all_names())
+            .set_expression_attribute_values(update.all_values())
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Written::Done),
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(c)) => Ok(Written::Refused(
+                    c.item().filter(|i| !i.is_empty()).cloned(),
+                )),
+                _ => Err(self.sdk_error("UpdateItem", e)),
+            },
+        }
+    }
+
+    /// DeleteItem under a condition; false when the condition failed.
+    pub(crate) async fn delete_if(&self, key: Item, cond: Cond) -> StoreResult<bool> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .condition_expression(cond.expression)
+            .set_expression_attribute_names(cond.names())
+            .set_expression_attribute_values(cond.values())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) => match e.as_service_error() {
+                Some(DeleteItemError::ConditionalCheckFailedException(_)) => Ok(false),
+                _ => Err(self.sdk_error("DeleteItem", e)),
+            },
+        }
     }
 
     /// A Delete in a transaction, conditional when `cond` is given.

@@ -6,7 +6,11 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use sha2::{Digest, Sha256};
 
-use crate::domain::{AudienceId, CampaignId, Channel, Identity, ProfileId};
+use crate::domain::execution::CountScope;
+use crate::domain::{
+    AudienceId, CampaignId, Channel, ExecutionId, Identity, MessageId, ProfileId, ScheduleId,
+};
+use crate::ports::RequestKey;
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
 
@@ -19,6 +23,12 @@ pub(crate) const GSI1SK: &str = "gsi1sk";
 pub(crate) const REVISION: &str = "revision";
 /// Identity claims: the profile that holds the identity.
 pub(crate) const PROFILE_ID: &str = "profileId";
+
+/// The table's TTL attribute (epoch seconds); DynamoDB deletes the item some time after.
+pub(crate) const EXPIRES_AT: &str = "expiresAt";
+/// The exact expiry (epoch nanoseconds) that conditions compare with; `expiresAt` is only
+/// its rounded-up copy for TTL.
+pub(crate) const EXPIRES_AT_NS: &str = "expiresAtNs";
 
 /// Sort key of an entity stored as one item.
 pub(crate) const WHOLE: &str = "_";
@@ -74,6 +84,72 @@ pub(crate) fn members_pk(audience: AudienceId) -> String {
     format!("members#{audience}")
 }
 
+/// The idempotency record of a trigger. A request id too long for a key is keyed by its hash.
+pub(crate) fn request_pk(key: &RequestKey) -> String {
+    format!("request#{}#{}", key.campaign_id, long_key(&key.request_id))
+}
+
+pub(crate) fn execution_pk(id: ExecutionId) -> String {
+    format!("execution#{id}")
+}
+
+pub(crate) fn message_pk(id: &MessageId) -> String {
+    format!("message#{id}")
+}
+
+/// The `gsi1pk` under which an execution's messages are listed (by `gsi1sk = {messageId}`).
+pub(crate) fn messages_gsi1pk(execution: ExecutionId) -> String {
+    format!("messages#{execution}")
+}
+
+/// The pointer from a provider (SES/SNS) message id to Herald's message id.
+pub(crate) fn provider_message_pk(provider_message_id: &str) -> String {
+    format!("providerMessage#{}", long_key(provider_message_id))
+}
+
+pub(crate) fn counts_pk(scope: CountScope) -> String {
+    match scope {
+        CountScope::Execution(id) => format!("counts#execution#{id}"),
+        CountScope::CampaignVersion(id, version) => format!("counts#campaign#{id}#v{version}"),
+    }
+}
+
+pub(crate) fn cap_pk(counter_key: &str) -> String {
+    format!("cap#{}", long_key(counter_key))
+}
+
+pub(crate) fn schedule_pk(id: ScheduleId) -> String {
+    format!("schedule#{id}")
+}
+
+pub(crate) fn hold_pk(id: &MessageId) -> String {
+    format!("hold#{id}")
+}
+
+/// `gsi1pk` of schedules still `Scheduled` (a sparse index: the keys go when they fire or are
+/// cancelled), by `gsi1sk = {sortable executeAt}#{scheduleId}`.
+pub(crate) const SCHEDULES_DUE: &str = "schedule#due";
+/// `gsi1pk` of held messages, by `gsi1sk = {sortable releaseAt}#{messageId}`.
+pub(crate) const HOLDS_DUE: &str = "hold#due";
+
+/// The `gsi1sk` of something due at `at`: fixed-width time, then the id as a tiebreak.
+pub(crate) fn due_gsi1sk(at: jiff::Timestamp, id: &str) -> String {
+    format!("{}#{id}", sortable_instant(at))
+}
+
+/// An exclusive upper bound on the `gsi1sk` of everything due at or before `now` (`$` sorts
+/// right after the `#` that follows the time).
+pub(crate) fn due_bound(now: jiff::Timestamp) -> String {
+    format!("{}$", sortable_instant(now))
+}
+
+/// Nanoseconds since the earliest instant jiff represents, zero-padded to 21 digits, so text
+/// order is time order for every timestamp (also before 1970).
+pub(crate) fn sortable_instant(at: jiff::Timestamp) -> String {
+    let since_min = at.as_nanosecond() - jiff::Timestamp::MIN.as_nanosecond();
+    format!("{since_min:021}")
+}
+
 /// Orders channels in `gsi1sk` as [`Channel`]'s `Ord` does (email, sms, push).
 fn channel_rank(channel: Channel) -> usize {
     Channel::ALL
@@ -82,18 +158,20 @@ fn channel_rank(channel: Channel) -> usize {
         .unwrap_or(Channel::ALL.len())
 }
 
-fn address_key(address: &str) -> String {
-    if address.len() <= MAX_ADDRESS_KEY_BYTES {
-        address.to_string()
+/// Free text (an address, a request id) used verbatim in a key when it fits, else as
+/// `#sha256#{hex}`.
+fn long_key(text: &str) -> String {
+    if text.len() <= MAX_ADDRESS_KEY_BYTES {
+        text.to_string()
     } else {
-        let digest = Sha256::digest(address.as_bytes());
+        let digest = Sha256::digest(text.as_bytes());
         let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
         format!("#sha256#{hex}")
     }
 }
 
 pub(crate) fn suppression_pk(channel: Channel, address: &str) -> String {
-    format!("{SUPPRESSION_KIND}#{channel}#{}", address_key(address))
+    format!("{SUPPRESSION_KIND}#{channel}#{}", long_key(address))
 }
 
 /// The `gsi1sk` prefix of one channel's suppressions.
@@ -143,6 +221,24 @@ mod tests {
         let s = suppression_gsi1sk(Channel::Sms, "+14155550000");
         let p = suppression_gsi1sk(Channel::Push, "aaaa");
         assert!(e < s && s < p, "{e} {s} {p}");
+    }
+
+    #[test]
+    fn due_keys_sort_in_time_order_and_the_bound_includes_now() {
+        use jiff::Timestamp;
+        let early = Timestamp::from_second(-1).unwrap();
+        let epoch = Timestamp::UNIX_EPOCH;
+        let later = Timestamp::from_nanosecond(1).unwrap();
+        let far = Timestamp::MAX;
+        let keys: Vec<String> = [early, epoch, later, far]
+            .iter()
+            .map(|t| due_gsi1sk(*t, "id"))
+            .collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]), "{keys:?}");
+        assert!(keys.iter().all(|k| k.len() == keys[0].len()));
+        assert!(due_gsi1sk(later, "zzz") < due_bound(later));
+        assert!(due_gsi1sk(later, "zzz") >= due_bound(epoch));
+        assert_eq!(sortable_instant(Timestamp::MIN), "0".repeat(21));
     }
 
     #[test]

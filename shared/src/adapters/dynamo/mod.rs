@@ -8,18 +8,29 @@
 //! - `calls`: the shared mechanics — SDK error mapping, the paging loop, conditional
 //!   transactions with cancellation reasons, batch writes that retry unprocessed items.
 //! - one module per port: `records`, `campaigns`, `profiles`, `members`,
-//!   `suppressions`.
+//!   `suppressions`; on the execution side `acceptance` (exactly-once requests),
+//!   `executions`, `messages` (with provider-id pointers), `counts` (outcome counters),
+//!   `caps` (frequency-cap windows), `schedules` and `holds` (sparse "due" indexes).
 //!
 //! Every access is a GetItem, a Query or a (conditional) write; nothing Scans the table.
+//! Expiries are compared inside conditions (TTL deletion lags, and DynamoDB Local never
+//! deletes).
 
+mod acceptance;
 mod calls;
 mod campaigns;
+mod caps;
 mod codec;
+mod counts;
 mod cursor;
+mod executions;
+mod holds;
 mod keys;
 mod members;
+mod messages;
 mod profiles;
 mod records;
+mod schedules;
 mod suppressions;
 
 use aws_config::BehaviorVersion;
