@@ -152,6 +152,7 @@ async fn the_trigger_api_accepts_a_unitary_execution_through_the_lambda_path() {
     let trigger = TriggerService::new(
         store,
         outbox.clone(),
+        herald_core::adapters::memory_queue::MemoryQueue::new(),
         SystemClock,
         Arc::new(TemplateCache::new(8)),
         TriggerConfig::default(),
