@@ -47,6 +47,10 @@ pub struct ServeArgs {
     /// DynamoDB table (with --store dynamodb).
     #[arg(long, env = "HERALD_TABLE")]
     pub table: Option<String>,
+    /// Marketing messages need recorded consent (`in`); without it they are excluded
+    /// `ConsentMissing`. Default: unset consent sends, as in AJO.
+    #[arg(long, env = "HERALD_REQUIRE_CONSENT")]
+    pub require_consent: bool,
     /// Base URL the public routes (unsubscribe links) are reached at; default the listen address.
     #[arg(long, env = "HERALD_PUBLIC_URL")]
     pub public_url: Option<String>,

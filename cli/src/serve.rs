@@ -68,6 +68,7 @@ impl<S: Store + ExecutionStores> Local<S> {
         queue: LocalQueue,
         public_base_url: String,
         unsubscribe_secret: String,
+        require_consent: bool,
     ) -> Self {
         let admin = Arc::new(AdminService::new(
             store.clone(),
@@ -81,6 +82,7 @@ impl<S: Store + ExecutionStores> Local<S> {
             created_by: "herald serve".into(),
             public_base_url,
             unsubscribe_secret: std::sync::Arc::from(unsubscribe_secret.into_bytes()),
+            require_consent,
             ..TriggerConfig::default()
         };
         let trigger = Arc::new(TriggerService::new(
@@ -153,7 +155,14 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
             eprintln!("Store: SQLite at {}", path.display());
             let store = SqliteStore::open(&path).map_err(|e| ServeError::Store(Box::new(e)))?;
             serve(
-                Local::new(store, outbox, queue, public, unsubscribe_secret),
+                Local::new(
+                    store,
+                    outbox,
+                    queue,
+                    public,
+                    unsubscribe_secret,
+                    args.require_consent,
+                ),
                 listener,
                 local,
                 token.into(),
@@ -166,7 +175,14 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
                 .map_err(|e| ServeError::Store(Box::new(e)))?;
             eprintln!("Store: DynamoDB table {}", store.table());
             serve(
-                Local::new(store, outbox, queue, public, unsubscribe_secret),
+                Local::new(
+                    store,
+                    outbox,
+                    queue,
+                    public,
+                    unsubscribe_secret,
+                    args.require_consent,
+                ),
                 listener,
                 local,
                 token.into(),

@@ -21,6 +21,15 @@ where
     D: Delivery,
     Q: Queue,
 {
+    // This process is the queue's only consumer: jobs leased by a process that died are
+    // resumed now rather than when their lease runs out.
+    match queue.recover_leases(SystemClock.now()).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(jobs = n, "resuming jobs left by the previous run"),
+        Err(e) => {
+            tracing::warn!(error = %error_chain(&e), "could not recover the job queue's leases")
+        }
+    }
     loop {
         let leased = match queue.receive(LEASE_MAX, SystemClock.now(), LEASE).await {
             Ok(l) => l,

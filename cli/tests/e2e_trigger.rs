@@ -780,3 +780,144 @@ async fn one_click_unsubscribe_on_sqlite() {
 async fn one_click_unsubscribe_on_dynamodb() {
     one_click_unsubscribe(start_on_dynamodb().await).await;
 }
+
+async fn fifty_concurrent_identical_triggers(s: HeraldServer) {
+    let campaign = password_reset(&s).await;
+    let body = json!({"requestId": "burst-1", "campaignId": campaign, "recipients": [
+        {"type": "external", "namespace": "email", "userId": "one@example.com"},
+        {"type": "external", "namespace": "email", "userId": "two@example.com"}]});
+    let s = std::sync::Arc::new(s);
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let s = s.clone();
+            let body = body.clone();
+            tokio::spawn(async move { s.post("/im/executions/unitary", &body).await })
+        })
+        .collect();
+    let mut accepted = Vec::new();
+    for t in tasks {
+        let r = t.await.unwrap();
+        match r.status.as_u16() {
+            202 => accepted.push(r.text.clone()),
+            409 => {
+                r.assert_problem(409, "request-in-flight");
+                assert!(
+                    r.headers.get("retry-after").is_some(),
+                    "a 409 says when to retry"
+                );
+            }
+            other => panic!("unexpected {other}: {}", r.text),
+        }
+    }
+    accepted.dedup();
+    assert_eq!(
+        accepted.len(),
+        1,
+        "every accepted answer is the one execution"
+    );
+    let outbox = s.get("/outbox").await;
+    assert_eq!(
+        outbox.body["items"].as_array().unwrap().len(),
+        2,
+        "one message per recipient: {}",
+        outbox.text
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_identical_triggers_send_once_on_sqlite() {
+    fifty_concurrent_identical_triggers(start()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_identical_triggers_send_once_on_dynamodb() {
+    fifty_concurrent_identical_triggers(start_on_dynamodb().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_audience_execution_resumes_after_a_crash_without_sending_twice() {
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_herald"));
+    let s = start();
+    let cfg = channel_config(
+        &s,
+        json!({"name": "SMS", "category": "marketing", "sms": {"senderId": "Shop"}}),
+    )
+    .await;
+    let members = 60;
+    let mut lines = String::new();
+    for i in 0..members {
+        lines.push_str(&json!({"identities": {"phone": format!("+336123450{i:02}")}}).to_string());
+        lines.push('\n');
+    }
+    let import = s
+        .send(
+            Method::POST,
+            "/profiles/import",
+            Some(lines.into_bytes()),
+            &[],
+        )
+        .await;
+    assert_eq!(import.body["created"], members, "{}", import.text);
+    let aud = s
+        .post("/audiences", &json!({"name": "Many", "kind": "static"}))
+        .await;
+    let audience = aud.body["id"].as_str().unwrap().to_string();
+    let identities: Vec<Value> = (0..members)
+        .map(|i| json!({"namespace": "phone", "value": format!("+336123450{i:02}")}))
+        .collect();
+    s.post(
+        &format!("/audiences/{audience}/members"),
+        &json!({"identities": identities}),
+    )
+    .await;
+    // 20 messages a second: the run takes about three seconds, long enough to crash in the middle.
+    let campaign = live_campaign(
+        &s,
+        json!({"name": "Slow", "type": "marketing", "channel": "sms", "channelConfigId": cfg, "audience": {"id": audience},
+               "rateLimit": 20, "content": {"sms": {"text": "Hello"}}}),
+    )
+    .await;
+    let run = s
+        .post("/im/executions/audience", &json!({"campaignId": campaign}))
+        .await;
+    let execution = run.body["executionId"].as_str().unwrap().to_string();
+    wait_until("some messages are sent", async || {
+        s.get("/outbox?limit=1000").await.body["items"]
+            .as_array()
+            .map(Vec::len)
+            .unwrap_or(0)
+            >= 10
+    })
+    .await;
+    let data_dir = s.crash();
+    let sent_before = std::fs::read_dir(data_dir.join("outbox")).unwrap().count();
+    assert!(
+        sent_before < 2 * members as usize,
+        "crashed mid-run ({sent_before} files)"
+    );
+
+    let s = HeraldServer::start_in(exe, data_dir, &[], &[]);
+    wait_until("the resumed execution succeeds", async || {
+        s.get(&format!("/im/executions/audience/{execution}"))
+            .await
+            .body["status"]
+            == "Succeeded"
+    })
+    .await;
+    let outbox = s.get("/outbox?limit=1000").await;
+    let items = outbox.body["items"].as_array().unwrap();
+    let mut ids: Vec<&str> = items
+        .iter()
+        .map(|e| e["messageId"].as_str().unwrap_or(""))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(
+        items.len(),
+        members as usize,
+        "one message per member, none twice"
+    );
+    assert_eq!(ids.len(), members as usize);
+    let status = s.get(&format!("/im/executions/audience/{execution}")).await;
+    assert_eq!(status.body["counts"]["sent"], members, "{}", status.text);
+}

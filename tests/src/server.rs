@@ -17,6 +17,8 @@ pub struct HeraldServer {
     pub base: String,
     pub data_dir: PathBuf,
     pub http: reqwest::Client,
+    /// Leave the data directory behind when dropped (a restart will reuse it).
+    keep_data: bool,
 }
 
 /// A response: status, headers and the body parsed as JSON (`Null` when empty or not JSON).
@@ -74,6 +76,16 @@ impl HeraldServer {
     /// Starts the binary at `exe` (`env!("CARGO_BIN_EXE_herald")` from the cli's tests).
     pub fn start(exe: &Path, extra_args: &[&str], envs: &[(&str, &str)]) -> Self {
         let data_dir = std::env::temp_dir().join(format!("herald-e2e-{}", uuid::Uuid::new_v4()));
+        Self::start_in(exe, data_dir, extra_args, envs)
+    }
+
+    /// Starts on an existing (or new) data directory, as a restart would.
+    pub fn start_in(
+        exe: &Path,
+        data_dir: PathBuf,
+        extra_args: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Self {
         let mut cmd = Command::new(exe);
         cmd.args(["serve", "--addr", "127.0.0.1", "--port", "0", "--data-dir"])
             .arg(&data_dir)
@@ -113,6 +125,7 @@ impl HeraldServer {
             base,
             data_dir,
             http,
+            keep_data: false,
         }
     }
 
@@ -200,13 +213,25 @@ impl HeraldServer {
     }
 }
 
+impl HeraldServer {
+    /// Kills the process at once (SIGKILL, a crash) and returns its data directory, kept.
+    pub fn crash(mut self) -> PathBuf {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.keep_data = true;
+        self.data_dir.clone()
+    }
+}
+
 impl Drop for HeraldServer {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
-        let _ = std::fs::remove_dir_all(&self.data_dir);
+        if !self.keep_data {
+            let _ = std::fs::remove_dir_all(&self.data_dir);
+        }
     }
 }
 

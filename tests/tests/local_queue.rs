@@ -342,3 +342,30 @@ async fn a_file_that_is_not_a_queue_is_refused() {
         "{source:?}"
     );
 }
+
+#[tokio::test]
+async fn recovering_leases_makes_every_leased_job_visible_again_at_once() {
+    let q = herald_core::adapters::local_queue::LocalQueue::open_in_memory().unwrap();
+    let id = herald_core::domain::ExecutionId::new();
+    herald_core::ports::Queue::enqueue(&q, &[herald_core::ports::Job::Plan { execution_id: id }])
+        .await
+        .unwrap();
+    let now: jiff::Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+    let leased = q
+        .receive(10, now, jiff::SignedDuration::from_mins(5))
+        .await
+        .unwrap();
+    assert_eq!(leased.len(), 1);
+    assert!(
+        q.receive(10, now, jiff::SignedDuration::from_mins(5))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(q.recover_leases(now).await.unwrap(), 1);
+    let again = q
+        .receive(10, now, jiff::SignedDuration::from_mins(5))
+        .await
+        .unwrap();
+    assert_eq!((again.len(), again[0].attempts), (1, 2));
+}

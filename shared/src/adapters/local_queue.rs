@@ -240,6 +240,20 @@ impl LocalQueue {
         .await
     }
 
+    /// Ends every lease at once: for the one consumer of the queue at its start (a restarted
+    /// `herald serve`), whose previous process died holding leases. Delayed jobs become visible
+    /// too. Returns how many jobs were made visible.
+    pub async fn recover_leases(&self, now: Timestamp) -> StoreResult<u64> {
+        self.run(Access::Write, move |tx| {
+            let n = tx.execute(
+                "UPDATE jobs SET visible_at = ?1 WHERE visible_at > ?1",
+                params![instant(now)],
+            )?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
     /// Jobs in the queue, visible, leased or delayed (dead-lettered ones are not counted).
     pub async fn len(&self) -> StoreResult<u64> {
         self.run(Access::Read, |tx| {
