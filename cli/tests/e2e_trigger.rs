@@ -921,3 +921,116 @@ async fn an_audience_execution_resumes_after_a_crash_without_sending_twice() {
     let status = s.get(&format!("/im/executions/audience/{execution}")).await;
     assert_eq!(status.body["counts"]["sent"], members, "{}", status.text);
 }
+
+/// A webhook receiver on a free loopback port: records every request, answers 500 to the first.
+async fn webhook_receiver() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, String)>>>,
+) {
+    use std::sync::{Arc, Mutex};
+    let seen: Arc<Mutex<Vec<(axum::http::HeaderMap, String)>>> = Arc::default();
+    let state = seen.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let state = state.clone();
+            async move {
+                let mut seen = state.lock().unwrap();
+                seen.push((headers, body));
+                if seen.len() == 1 {
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR
+                } else {
+                    axum::http::StatusCode::OK
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, seen)
+}
+
+async fn feedback_webhook(s: HeraldServer) {
+    let (url, seen) = webhook_receiver().await;
+    let secret = "a-shared-secret-of-some-length";
+    let put = s
+        .put("/webhooks/feedback", &json!({"url": url, "secret": secret}))
+        .await;
+    assert_eq!(put.status, 201, "{}", put.text);
+    s.put(
+        "/webhooks/feedback",
+        &json!({"url": "ftp://nope", "secret": "short"}),
+    )
+    .await
+    .assert_problem(400, "invalid-request");
+    let campaign = password_reset(&s).await;
+    let r = s
+        .post(
+            "/im/executions/unitary",
+            &json!({"requestId": "wh-1", "campaignId": campaign, "recipients": [{"type": "external", "namespace": "email", "userId": "hook@example.com"}]}),
+        )
+        .await;
+    let message = messages(&s, &r).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The first POST gets a 500; the worker retries it with back-off.
+    wait_until("the webhook receives the event after a retry", async || {
+        seen.lock().unwrap().len() >= 2
+    })
+    .await;
+    let (headers, body) = seen.lock().unwrap()[1].clone();
+    let event: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(event["messageId"], message.as_str());
+    assert_eq!(event["outcome"], "sent");
+    assert_eq!(event["eventId"], format!("{message}.sent"));
+    let sig = headers
+        .get("x-herald-signature")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let t: i64 = sig
+        .split(',')
+        .next()
+        .unwrap()
+        .trim_start_matches("t=")
+        .parse()
+        .unwrap();
+    let expected = herald_core::domain::webhook::signature(
+        secret,
+        jiff::Timestamp::from_second(t).unwrap(),
+        &body,
+    );
+    assert_eq!(
+        sig, expected,
+        "the signature verifies with the shared secret"
+    );
+    let status = s
+        .get(&format!(
+            "/im/executions/audience/{}",
+            r.body["executionId"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(
+        status.body["counts"]["webhookDelivered"], 1,
+        "{}",
+        status.text
+    );
+    assert_eq!(status.body["counts"]["webhookFailures"], 1);
+    assert_eq!(s.delete("/webhooks/feedback").await.status, 204);
+    s.get("/webhooks/feedback")
+        .await
+        .assert_problem(404, "webhook-not-found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactional_outcomes_reach_the_feedback_webhook_on_sqlite() {
+    feedback_webhook(start()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactional_outcomes_reach_the_feedback_webhook_on_dynamodb() {
+    feedback_webhook(start_on_dynamodb().await).await;
+}

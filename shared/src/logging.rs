@@ -26,3 +26,15 @@ pub fn init_local() {
         .with_writer(std::io::stderr)
         .try_init();
 }
+
+/// `error: cause: cause…`
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}

@@ -36,10 +36,11 @@ const DESCRIPTION: &str = "\
 Herald's admin API: campaigns (definition, draft versions, review, activation, preview, \
 report), channel configurations, rule sets, audiences, profiles and suppressions; and its \
 execution API (`/im/...`), wire-compatible with Adobe Journey Optimizer's Interactive Message \
-Execution API: trigger campaigns, follow executions, read every message's outcome.
+Execution API: trigger campaigns, follow executions, read every message's outcome; and the \
+unsubscribe pages behind marketing messages' links (`/u/...`).
 
-Errors are problem JSON (RFC 9457, `application/problem+json`) with a stable `code` that is \
-also the last segment of `type`. Writes return the record's revision in `ETag`; send it back \
+Errors are problem JSON (RFC 9457, `application/problem+json`; the unsubscribe pages answer \
+HTML) with a stable `code` that is also the last segment of `type`. Writes return the record's revision in `ETag`; send it back \
 in `If-Match` to make an update conditional (a stale revision gets `409 stale-revision`). \
 Lists are paged with `limit` and the opaque `cursor` from the previous page's `next`. Errors of \
 a trigger call also carry AJO's `report.additionalContext {requestId, campaignId}`.";
@@ -91,6 +92,9 @@ a trigger call also carry AJO's `report.additionalContext {requestId, campaignId
         routes::suppressions::create,
         routes::suppressions::get,
         routes::suppressions::delete,
+        routes::webhooks::get,
+        routes::webhooks::put,
+        routes::webhooks::delete,
     ),
     components(
         schemas(Problem),
@@ -105,7 +109,7 @@ a trigger call also carry AJO's `report.additionalContext {requestId, campaignId
         (name = "audiences", description = "Static lists of profiles, or rules over profile attributes"),
         (name = "profiles", description = "Recipients: identities, attributes, consent, push tokens"),
         (name = "suppressions", description = "Addresses that must not receive messages on a channel"),
-        (name = "executions", description = "Triggering campaigns (AJO's Interactive Message Execution API) and following executions"),
+        (name = "webhooks", description = "Where transactional message outcomes are POSTed, signed"),
         (name = "meta", description = "Health and this document"),
     )
 )]
@@ -213,7 +217,7 @@ pub struct Unprocessable(Problem);
 )]
 pub struct InternalError(Problem);
 
-/// Merges the execution API's operations and schemas ([`TriggerDoc`]); runs before
+/// Merges the execution API's operations, schemas and tags ([`TriggerDoc`]); runs before
 /// [`Conventions`] so that they get the same security and shared responses.
 struct WithTrigger;
 
@@ -583,6 +587,9 @@ mod tests {
         ("post", "/suppressions"),
         ("get", "/suppressions/{channel}/{address}"),
         ("delete", "/suppressions/{channel}/{address}"),
+        ("get", "/webhooks/feedback"),
+        ("put", "/webhooks/feedback"),
+        ("delete", "/webhooks/feedback"),
         // The trigger API.
         ("get", "/im/health"),
         ("post", "/im/executions/unitary"),
@@ -592,13 +599,20 @@ mod tests {
         ("get", "/im/executions/schedules/{schedule_id}"),
         ("delete", "/im/executions/schedules/{schedule_id}"),
         ("get", "/im/executions/{execution_id}/messages"),
+        ("get", "/u/{token}"),
+        ("post", "/u/{token}"),
     ];
 
     /// Distinct paths in [`ROUTES`]: a new route needs a new entry there and in the document.
-    const PATH_COUNT: usize = 31;
+    const PATH_COUNT: usize = 34;
 
     /// Operations in [`ROUTES`].
-    const OPERATION_COUNT: usize = 51;
+    const OPERATION_COUNT: usize = 56;
+
+    /// Whether a documented path is served by the trigger router rather than the admin one.
+    fn is_trigger_path(path: &str) -> bool {
+        path.starts_with("/im/") || path.starts_with("/u/")
+    }
 
     const METHODS: &[&str] = &[
         "get", "put", "post", "delete", "options", "head", "patch", "trace",
@@ -802,7 +816,8 @@ mod tests {
                 .replace("{namespace}", "email")
                 .replace("{channel}", "email")
                 .replace("{value}", "ann@example.com")
-                .replace("{address}", "ann@example.com");
+                .replace("{address}", "ann@example.com")
+                .replace("{token}", "not-a-signed-token");
             let request = Request::builder()
                 .method(method.to_uppercase().as_str())
                 .uri(&uri)
@@ -829,7 +844,16 @@ mod tests {
                 "{method} {uri} answered {status}, which its documentation does not list"
             );
             if status.is_client_error() {
-                assert_eq!(content_type, "application/problem+json", "{method} {uri}");
+                let response = &op["responses"][status.as_str()];
+                let response = match response["$ref"].as_str() {
+                    Some(r) => resolve(doc, r),
+                    None => response,
+                };
+                let media_type = content_type.split(';').next().unwrap_or("").trim();
+                assert!(
+                    response["content"].get(media_type).is_some(),
+                    "{method} {uri} answered {status} as {content_type:?}, which is not documented"
+                );
             }
             sent += 1;
         }
@@ -845,14 +869,11 @@ mod tests {
             AdminConfig::default(),
         ));
         let admin_ops =
-            answers_documented_operations(&crate::routes(admin), &doc, |p| !p.starts_with("/im/"))
+            answers_documented_operations(&crate::routes(admin), &doc, |p| !is_trigger_path(p))
                 .await;
         let world = TriggerWorld::new();
-        let trigger_ops = answers_documented_operations(&world.routes, &doc, |p| {
-            p.starts_with("/im/")
-        })
-        .await;
-        assert_eq!((admin_ops, trigger_ops), (43, 8));
+        let trigger_ops = answers_documented_operations(&world.routes, &doc, is_trigger_path).await;
+        assert_eq!((admin_ops, trigger_ops), (46, 10));
         assert_eq!(admin_ops + trigger_ops, OPERATION_COUNT);
     }
 
@@ -876,6 +897,15 @@ mod tests {
             "Message",
             "AudienceSpec",
             "Profile",
+            "UnitaryRequest",
+            "AudienceRequest",
+            "ExecutionResponse",
+            "ExecutionView",
+            "ExecutionStatusResponse",
+            "ScheduleResponse",
+            "MessageRecord",
+            "OutcomeCounts",
+            "ExecutionProblem",
         ] {
             assert!(component(&doc, name).is_object(), "no schema {name}");
         }
@@ -888,24 +918,26 @@ mod tests {
                 .is_some_and(|d| d.contains("IAM") && d.contains("JWT"))
         );
         assert_eq!(doc["security"], json!([{ BEARER: [] }]));
-        assert_eq!(
-            doc["paths"]["/im/health"]["get"]["security"],
-            json!([{}]),
-            "health is public"
-        );
-        assert!(
-            doc["paths"]["/im/health"]["get"]["responses"]
-                .get("401")
-                .is_none()
-        );
-        assert_eq!(
-            doc["paths"]["/campaigns"]["get"]["responses"]["401"]["$ref"],
-            "#/components/responses/Unauthorized"
-        );
+        for (method, path) in [
+            ("get", "/im/health"),
+            ("get", "/u/{token}"),
+            ("post", "/u/{token}"),
+        ] {
+            let op = &doc["paths"][path][method];
+            assert_eq!(op["security"], json!([{}]), "{method} {path} is public");
+            assert!(op["responses"].get("401").is_none(), "{method} {path}");
+        }
+        for (method, path) in [("get", "/campaigns"), ("post", "/im/executions/unitary")] {
+            assert_eq!(
+                doc["paths"][path][method]["responses"]["401"]["$ref"],
+                "#/components/responses/Unauthorized",
+                "{method} {path}"
+            );
+        }
     }
 
     #[tokio::test]
-    async fn operation_ids_are_unique_and_every_error_response_is_problem_json() {
+    async fn operation_ids_and_tags_are_unique_and_every_error_response_is_problem_json() {
         let doc = document().await;
         let ops = operations(&doc);
         let ids: BTreeSet<&str> = ops
@@ -926,10 +958,45 @@ mod tests {
                     Some(r) => resolve(&doc, r),
                     None => response,
                 };
-                assert_eq!(
-                    response["content"]["application/problem+json"]["schema"]["$ref"],
-                    "#/components/schemas/Problem",
-                    "{method} {path} {status}"
+                if path.starts_with("/u/") {
+                    // Pages for people: errors are HTML too.
+                    assert!(
+                        response["content"]["text/html"].is_object(),
+                        "{method} {path} {status}"
+                    );
+                    continue;
+                }
+                let schema = &response["content"]["application/problem+json"]["schema"]["$ref"];
+                assert!(
+                    *schema == "#/components/schemas/Problem"
+                        || *schema == "#/components/schemas/ExecutionProblem",
+                    "{method} {path} {status}: {schema}"
+                );
+            }
+        }
+        assert_eq!(
+            component(&doc, "ExecutionProblem")["allOf"][0]["$ref"],
+            "#/components/schemas/Problem",
+            "a trigger problem is a problem"
+        );
+        let tags: Vec<&str> = doc["tags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t["name"].as_str())
+            .collect();
+        let unique: BTreeSet<&str> = tags.iter().copied().collect();
+        assert_eq!(
+            unique.len(),
+            tags.len(),
+            "a tag is declared twice: {tags:?}"
+        );
+        for (method, path, op) in &ops {
+            for tag in op["tags"].as_array().into_iter().flatten() {
+                let tag = tag.as_str().unwrap_or("");
+                assert!(
+                    unique.contains(tag),
+                    "{method} {path}: undeclared tag {tag}"
                 );
             }
         }
@@ -1136,5 +1203,536 @@ mod tests {
         )]);
         let problem = serde_json::to_value(problem).expect("serializes");
         validate(&doc, component(&doc, "Problem"), &problem, "$").expect("the problem validates");
+    }
+
+    /// A trigger service over the memory store, the outbox in a fresh directory (removed on
+    /// drop), the in-memory queue and the system clock, with an admin service on the same
+    /// store to set campaigns up.
+    struct TriggerWorld {
+        admin: AdminService<MemoryStore, SystemClock>,
+        /// Routes only (see [`answers_documented_operations`]).
+        routes: Router,
+        /// Routes with the fallbacks and body limit, as deployed.
+        router: Router,
+        outbox_dir: PathBuf,
+    }
+
+    impl TriggerWorld {
+        fn new() -> Self {
+            static NEXT: AtomicUsize = AtomicUsize::new(0);
+            let outbox_dir = std::env::temp_dir().join(format!(
+                "herald-openapi-outbox-{}-{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            ));
+            let outbox = Outbox::open(&outbox_dir).expect("the outbox opens");
+            let store = MemoryStore::new();
+            let trigger = Arc::new(TriggerService::new(
+                store.clone(),
+                outbox,
+                MemoryQueue::new(),
+                SystemClock,
+                Arc::new(TemplateCache::new(8)),
+                TriggerConfig::default(),
+            ));
+            Self {
+                admin: AdminService::new(store, SystemClock, AdminConfig::default()),
+                routes: herald_trigger_api::routes(trigger.clone()),
+                router: herald_trigger_api::router(trigger),
+                outbox_dir,
+            }
+        }
+
+        /// A campaign on an SMS channel configuration; activated when `live`. Returns its id.
+        async fn sms_campaign(&self, spec: Value, live: bool) -> String {
+            let category = spec["type"].clone();
+            let config: herald_core::domain::ChannelConfigSpec = serde_json::from_value(
+                json!({"name": "SMS", "category": category, "sms": {"senderId": "Herald"}}),
+            )
+            .expect("a channel configuration");
+            let config: herald_core::domain::ChannelConfig = self
+                .admin
+                .create_managed(config)
+                .await
+                .expect("the configuration is created");
+            let mut spec = spec;
+            spec["channelConfigId"] = json!(config.id);
+            let spec: CampaignSpec = serde_json::from_value(spec).expect("a campaign spec");
+            let campaign = self
+                .admin
+                .create_campaign(spec)
+                .await
+                .expect("the campaign is created");
+            if live {
+                self.admin
+                    .activate_campaign(campaign.campaign.id, None)
+                    .await
+                    .expect("the campaign activates");
+            }
+            campaign.campaign.id.to_string()
+        }
+
+        async fn call(&self, method: &str, uri: &str, body: Option<String>) -> Answer {
+            let request = Request::builder()
+                .method(method)
+                .uri(uri)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(body.map(Body::from).unwrap_or_else(Body::empty))
+                .expect("a valid request");
+            let response = self
+                .router
+                .clone()
+                .oneshot(request)
+                .await
+                .expect("the router answers");
+            let status = response.status();
+            let headers = response.headers().clone();
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .expect("the body is read");
+            let body = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                panic!(
+                    "{method} {uri}: the body is not JSON ({e}): {}",
+                    String::from_utf8_lossy(&bytes)
+                )
+            });
+            Answer {
+                status,
+                headers,
+                body,
+            }
+        }
+    }
+
+    impl Drop for TriggerWorld {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.outbox_dir);
+        }
+    }
+
+    struct Answer {
+        status: StatusCode,
+        headers: HeaderMap,
+        body: Value,
+    }
+
+    /// The names of the properties `schema` documents at its top level, following `$ref` and
+    /// `allOf`.
+    fn properties_of(doc: &Value, schema: &Value) -> BTreeSet<String> {
+        if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+            return properties_of(doc, resolve(doc, r));
+        }
+        let mut names: BTreeSet<String> = schema["properties"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, _)| k.clone())
+            .collect();
+        for part in schema["allOf"].as_array().into_iter().flatten() {
+            names.extend(properties_of(doc, part));
+        }
+        names
+    }
+
+    /// Checks an answer of the trigger router against the documentation of `method path`: the
+    /// status is documented, the body validates against the documented schema (of the
+    /// `oneOf` branch it matches) and has no undocumented top-level field, a problem's `code`
+    /// is named in the response's description, and the idempotency headers it carries are
+    /// documented. Returns the answer's body.
+    fn conforms(doc: &Value, method: &str, path: &str, answer: &Answer) -> Value {
+        let what = format!("{method} {path} → {}", answer.status);
+        let op = &doc["paths"][path][method];
+        assert!(op.is_object(), "{what}: no such documented operation");
+        let response = &op["responses"][answer.status.as_str()];
+        assert!(
+            response.is_object(),
+            "{what}: the status is not documented: {}",
+            answer.body
+        );
+        let response = match response["$ref"].as_str() {
+            Some(r) => resolve(doc, r),
+            None => response,
+        };
+        let content_type = answer
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let expected = if answer.status.is_success() {
+            "application/json"
+        } else {
+            "application/problem+json"
+        };
+        assert_eq!(content_type, expected, "{what}");
+        let mut schema = &response["content"][expected]["schema"];
+        assert!(schema.is_object(), "{what}: no documented {expected} body");
+        validate(doc, schema, &answer.body, "$").unwrap_or_else(|e| panic!("{what}: {e}"));
+        let target = match schema.get("$ref").and_then(Value::as_str) {
+            Some(r) => resolve(doc, r),
+            None => schema,
+        };
+        if let Some(branches) = target["oneOf"].as_array() {
+            schema = branches
+                .iter()
+                .find(|b| validate(doc, b, &answer.body, "$").is_ok())
+                .expect("validate found exactly one branch");
+        }
+        let documented = properties_of(doc, schema);
+        for key in answer
+            .body
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, _)| k)
+        {
+            assert!(
+                documented.contains(key),
+                "{what}: the field {key:?} is not documented ({documented:?})"
+            );
+        }
+        if let Some(code) = answer.body["code"]
+            .as_str()
+            .filter(|_| !answer.status.is_success())
+        {
+            let description = response["description"].as_str().unwrap_or("");
+            assert!(
+                description.contains(&format!("`{code}`")),
+                "{what}: the code {code} is not named in {description:?}"
+            );
+        }
+        for name in ["retry-after", "idempotency-replay"] {
+            if answer.headers.contains_key(name) {
+                let documented = response["headers"]
+                    .as_object()
+                    .is_some_and(|h| h.keys().any(|k| k.eq_ignore_ascii_case(name)));
+                assert!(documented, "{what}: the header {name} is not documented");
+            }
+        }
+        answer.body.clone()
+    }
+
+    #[tokio::test]
+    async fn the_trigger_routers_answers_match_their_documented_statuses_schemas_and_codes() {
+        let doc = document().await;
+        let w = TriggerWorld::new();
+        let campaign = w
+            .sms_campaign(
+                json!({"name": "Code", "type": "transactional", "channel": "sms",
+                       "content": {"sms": {"text": "Your code is {{context.code}}"}}}),
+                true,
+            )
+            .await;
+        let unitary = "/im/executions/unitary";
+        let trigger = |request_id: &str, code: &str| {
+            json!({"requestId": request_id, "campaignId": campaign, "context": {"code": code},
+                   "recipients": [{"type": "external", "namespace": "phone", "userId": "+14155552671"}]})
+            .to_string()
+        };
+
+        let first = w
+            .call("POST", unitary, Some(trigger("r-1", "123456")))
+            .await;
+        assert_eq!(first.status, 202, "{}", first.body);
+        let accepted = conforms(&doc, "post", unitary, &first);
+        let replay = w
+            .call("POST", unitary, Some(trigger("r-1", "123456")))
+            .await;
+        assert_eq!(replay.headers["idempotency-replay"], "true");
+        assert_eq!(conforms(&doc, "post", unitary, &replay), accepted);
+        let reused = w
+            .call("POST", unitary, Some(trigger("r-1", "999999")))
+            .await;
+        assert_eq!(reused.status, 422);
+        let problem = conforms(&doc, "post", unitary, &reused);
+        assert_eq!(
+            problem["report"]["additionalContext"],
+            json!({"requestId": "r-1", "campaignId": campaign})
+        );
+
+        let execution = accepted["executionId"].as_str().expect("an execution id");
+        let status = w
+            .call("GET", &format!("/im/executions/audience/{execution}"), None)
+            .await;
+        assert_eq!(status.status, 200);
+        let status = conforms(
+            &doc,
+            "get",
+            "/im/executions/audience/{execution_id}",
+            &status,
+        );
+        assert_eq!(
+            (&status["kind"], &status["targetedProfileCount"]),
+            (&json!("unitary"), &json!(1))
+        );
+        let messages = w
+            .call("GET", &format!("/im/executions/{execution}/messages"), None)
+            .await;
+        assert_eq!(messages.status, 200);
+        let messages = conforms(
+            &doc,
+            "get",
+            "/im/executions/{execution_id}/messages",
+            &messages,
+        );
+        assert_eq!(messages["items"].as_array().map(Vec::len), Some(1));
+
+        let many: Vec<Value> = (0..21)
+            .map(|i| json!({"type": "external", "namespace": "phone", "userId": format!("+1415555{i:04}")}))
+            .collect();
+        let draft = w
+            .sms_campaign(
+                json!({"name": "Draft", "type": "transactional", "channel": "sms",
+                       "content": {"sms": {"text": "Hi"}}}),
+                false,
+            )
+            .await;
+        let refusals = [
+            (
+                "/im/executions/highthroughput",
+                trigger("r-2", "1"),
+                400,
+                "wrong-execution-kind",
+            ),
+            (
+                unitary,
+                json!({"requestId": "r-3", "campaignId": campaign, "recipients": many}).to_string(),
+                400,
+                "invalid-request",
+            ),
+            (unitary, "{}".into(), 400, "invalid-request"),
+            (unitary, "{".into(), 400, "invalid-json"),
+            (
+                unitary,
+                trigger("r-4", &"x".repeat(300 * 1024)),
+                413,
+                "payload-too-large",
+            ),
+            (
+                unitary,
+                trigger("r-5", "1").replace(&campaign, "0193a0c4-7b1e-7c2d-9e4f-0a1b2c3d4e5f"),
+                404,
+                "campaign-not-found",
+            ),
+            (
+                unitary,
+                trigger("r-6", "1").replace(&campaign, &draft),
+                409,
+                "campaign-not-live",
+            ),
+            (
+                "/im/executions/audience",
+                json!({"campaignId": campaign}).to_string(),
+                400,
+                "wrong-execution-kind",
+            ),
+        ];
+        for (path, body, status, code) in refusals {
+            let answer = w.call("POST", path, Some(body)).await;
+            assert_eq!(
+                (answer.status.as_u16(), answer.body["code"].as_str()),
+                (status, Some(code)),
+                "POST {path}: {}",
+                answer.body
+            );
+            conforms(&doc, "post", path, &answer);
+        }
+
+        let marketing = {
+            let rules: herald_core::domain::RuleSetSpec =
+                serde_json::from_value(json!({"name": "Default"})).expect("a rule set spec");
+            let rules: herald_core::domain::RuleSet = w
+                .admin
+                .create_managed(rules)
+                .await
+                .expect("the rule set is created");
+            w.sms_campaign(
+                json!({"name": "Promo", "type": "marketing", "channel": "sms", "ruleSetId": rules.id,
+                       "content": {"sms": {"text": "Hi {{profile.firstName}}"}}}),
+                true,
+            )
+            .await
+        };
+        let audience = w
+            .admin
+            .create_audience(
+                serde_json::from_value(json!({"name": "Everyone", "kind": "static"}))
+                    .expect("an audience spec"),
+            )
+            .await
+            .expect("the audience is created")
+            .audience
+            .id
+            .to_string();
+        let path = "/im/executions/audience";
+        let now = w
+            .call(
+                "POST",
+                path,
+                Some(json!({"campaignId": marketing, "audience": {"id": audience}}).to_string()),
+            )
+            .await;
+        assert_eq!(now.status, 202, "{}", now.body);
+        let started = conforms(&doc, "post", path, &now);
+        let execution = started["executionId"].as_str().expect("an execution");
+        let status = w
+            .call("GET", &format!("/im/executions/audience/{execution}"), None)
+            .await;
+        let status = conforms(
+            &doc,
+            "get",
+            "/im/executions/audience/{execution_id}",
+            &status,
+        );
+        assert_eq!(status["kind"], "audience");
+        let unknown = w
+            .call("POST", path, Some(json!({"campaignId": marketing, "audience": {"id": "0193a0c4-7b1e-7c2d-9e4f-0a1b2c3d4e64"}}).to_string()))
+            .await;
+        assert_eq!(unknown.body["code"], "audience-not-found");
+        conforms(&doc, "post", path, &unknown);
+
+        let later = w
+            .call(
+                "POST",
+                path,
+                Some(
+                    json!({"campaignId": marketing, "audience": {"id": audience},
+                                            "schedule": {"executeAt": "2099-01-01T09:00:00Z"}})
+                    .to_string(),
+                ),
+            )
+            .await;
+        assert_eq!(later.status, 202, "{}", later.body);
+        let scheduled = conforms(&doc, "post", path, &later);
+        assert_eq!(scheduled["scheduleStatus"], "Scheduled");
+        let schedule = format!(
+            "/im/executions/schedules/{}",
+            scheduled["scheduleId"].as_str().expect("a schedule id")
+        );
+        let template = "/im/executions/schedules/{schedule_id}";
+        for (method, status, code) in [
+            ("GET", 200, None),
+            ("DELETE", 200, None),
+            ("DELETE", 409, Some("schedule-not-cancellable")),
+        ] {
+            let answer = w.call(method, &schedule, None).await;
+            assert_eq!(
+                (answer.status.as_u16(), answer.body["code"].as_str()),
+                (status, code),
+                "{method} {schedule}: {}",
+                answer.body
+            );
+            conforms(&doc, &method.to_lowercase(), template, &answer);
+        }
+        let cancelled = w.call("GET", &schedule, None).await;
+        assert_eq!(
+            conforms(&doc, "get", template, &cancelled)["scheduleStatus"],
+            "Cancelled"
+        );
+        for (method, uri, template, code) in [
+            (
+                "get",
+                "/im/executions/schedules/0193a0c4-7b1e-7c2d-9e4f-0a1b2c3d4e65",
+                template,
+                "schedule-not-found",
+            ),
+            (
+                "delete",
+                "/im/executions/schedules/nope",
+                template,
+                "schedule-not-found",
+            ),
+            (
+                "get",
+                "/im/executions/audience/nope",
+                "/im/executions/audience/{execution_id}",
+                "execution-not-found",
+            ),
+            (
+                "get",
+                "/im/executions/0193a0c4-7b1e-7c2d-9e4f-0a1b2c3d4e66/messages",
+                "/im/executions/{execution_id}/messages",
+                "execution-not-found",
+            ),
+            (
+                "get",
+                &format!("/im/executions/{execution}/messages?limit=0"),
+                "/im/executions/{execution_id}/messages",
+                "invalid-request",
+            ),
+        ] {
+            let answer = w.call(&method.to_uppercase(), uri, None).await;
+            assert_eq!(answer.body["code"], code, "{method} {uri}");
+            conforms(&doc, method, template, &answer);
+        }
+        let health = w.call("GET", "/im/health", None).await;
+        assert_eq!(conforms(&doc, "get", "/im/health", &health)["status"], "ok");
+    }
+
+    #[tokio::test]
+    async fn trigger_calls_document_replays_retry_after_and_every_trigger_error_code() {
+        let doc = document().await;
+        let posts = [
+            "/im/executions/unitary",
+            "/im/executions/highthroughput",
+            "/im/executions/audience",
+        ];
+        for path in posts {
+            let responses = &doc["paths"][path]["post"]["responses"];
+            assert!(
+                responses["202"]["headers"]["Idempotency-Replay"].is_object(),
+                "{path}"
+            );
+            assert_eq!(
+                responses["409"]["headers"]["Retry-After"]["schema"]["type"], "integer",
+                "{path}"
+            );
+            assert!(
+                responses["409"]["description"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("`request-in-flight`")),
+                "{path}"
+            );
+        }
+        // Every `TriggerError` code, at the status `TriggerError::status` gives it.
+        for (code, status) in [
+            ("invalid-request", "400"),
+            ("wrong-execution-kind", "400"),
+            ("campaign-not-found", "404"),
+            ("execution-not-found", "404"),
+            ("audience-not-found", "404"),
+            ("schedule-not-found", "404"),
+            ("campaign-not-live", "409"),
+            ("campaign-outside-schedule", "409"),
+            ("request-in-flight", "409"),
+            ("schedule-not-cancellable", "409"),
+            ("payload-too-large", "413"),
+            ("request-id-reused", "422"),
+        ] {
+            let named = operations(&doc).iter().any(|(_, path, op)| {
+                path.starts_with("/im/")
+                    && op["responses"][status]["description"]
+                        .as_str()
+                        .is_some_and(|d| d.contains(&format!("`{code}`")))
+            });
+            assert!(named, "no trigger operation documents {code} as {status}");
+        }
+        assert_eq!(
+            doc["paths"]["/im/executions/audience"]["post"]["responses"]["202"]["content"]["application/json"]
+                ["schema"]["$ref"],
+            "#/components/schemas/AudienceAccepted"
+        );
+        let accepted: Vec<&Value> = component(&doc, "AudienceAccepted")["oneOf"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|b| &b["$ref"])
+            .collect();
+        assert_eq!(
+            accepted,
+            [
+                &json!("#/components/schemas/ExecutionResponse"),
+                &json!("#/components/schemas/ScheduleResponse")
+            ]
+        );
     }
 }

@@ -190,7 +190,7 @@ where
     ),
     responses(
         (status = 200, description = "One page of messages", body = Page<herald_core::domain::MessageRecord>),
-        (status = 400, description = "An invalid `limit` or `cursor` (`invalid-request`)", body = herald_core::http::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "An invalid `limit` (`invalid-request`) or a `cursor` this listing did not issue (`invalid-cursor`)", body = herald_core::http::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such execution (`execution-not-found`)", body = herald_core::http::Problem, content_type = "application/problem+json"),
     )
 )]

@@ -8,7 +8,9 @@
 //! This module adds the schemas of bodies the handlers build by hand: the execution status
 //! ([`ExecutionStatusResponse`]), the two answers of an audience trigger ([`AudienceAccepted`]),
 //! health ([`Health`]) and the trigger errors with AJO's `report.additionalContext`
-//! ([`ExecutionProblem`]). These types are never built; only their schemas are used.
+//! ([`ExecutionProblem`]). These types are never built; only their schemas are used. The
+//! unsubscribe pages (`/u/{token}`, HTML) are documented by documentation-only functions
+//! ([`docs`]).
 
 #![expect(
     dead_code,
@@ -43,10 +45,13 @@ segment of `type`; errors of a trigger call carry AJO's \
         executions::schedule,
         executions::cancel_schedule,
         executions::messages,
+        docs::confirm_unsubscribe,
+        docs::one_click_unsubscribe,
     ),
     components(schemas(Problem, ExecutionProblem)),
     tags(
         (name = "executions", description = "Triggering campaigns (AJO's Interactive Message Execution API) and following executions"),
+        (name = "unsubscribe", description = "The pages behind the unsubscribe links of marketing messages"),
     )
 )]
 pub struct TriggerDoc;
@@ -65,8 +70,8 @@ pub struct Health {
     version: String,
 }
 
-/// A problem answered by a trigger call: when the request got as far as naming its campaign,
-/// `report.additionalContext` repeats the `requestId` and `campaignId` (AJO's shape).
+/// A problem answered by a trigger call: once the body has been read as a trigger,
+/// `report.additionalContext` repeats its `requestId` and `campaignId` (AJO's shape).
 #[derive(ToSchema)]
 #[schema(example = json!({
     "type": "urn:herald:error:campaign-not-live",
@@ -79,7 +84,8 @@ pub struct Health {
 pub struct ExecutionProblem {
     #[serde(flatten)]
     problem: Problem,
-    /// Absent when the body could not be read (`invalid-json`, `payload-too-large`).
+    /// Absent when the body could not be read as a trigger (`invalid-json`, `payload-too-large`,
+    /// an `invalid-request` about the body's shape).
     #[serde(skip_serializing_if = "Option::is_none")]
     report: Option<ErrorReport>,
 }
@@ -133,4 +139,45 @@ pub struct PageParams {
     limit: Option<u32>,
     /// The `next` value of the previous page; absent for the first page.
     cursor: Option<String>,
+}
+
+/// Documentation-only operations for the unsubscribe pages (`crate::unsubscribe`), which answer
+/// HTML for people rather than JSON. These functions are never called.
+mod docs {
+    /// Shows the unsubscribe confirmation page of a marketing message's link.
+    ///
+    /// Public: the signed token is the authorization. A `GET` never unsubscribes anyone (link
+    /// scanners and prefetchers follow links); the page's button posts to the same address.
+    #[utoipa::path(
+        get,
+        path = "/u/{token}",
+        tag = "unsubscribe",
+        operation_id = "showUnsubscribePage",
+        params(("token" = String, Path, description = "The signed token of the message's unsubscribe link")),
+        responses(
+            (status = 200, description = "A page naming the channel, campaign and address, with an Unsubscribe button", body = String, content_type = "text/html"),
+            (status = 400, description = "The link is incomplete or was not signed by this sender: a page saying it does not work", body = String, content_type = "text/html"),
+            (status = 500, description = "Herald could not read the link's campaign: a page asking to try again (the cause is logged)", body = String, content_type = "text/html"),
+        )
+    )]
+    pub fn confirm_unsubscribe() {}
+
+    /// Unsubscribes: RFC 8058 one-click (`List-Unsubscribe=One-Click`) or the confirmation
+    /// page's button.
+    ///
+    /// Sets the recipient's marketing consent for the message's channel to `out`; idempotent.
+    /// The body is not read.
+    #[utoipa::path(
+        post,
+        path = "/u/{token}",
+        tag = "unsubscribe",
+        operation_id = "unsubscribe",
+        params(("token" = String, Path, description = "The signed token of the message's unsubscribe link")),
+        responses(
+            (status = 200, description = "Unsubscribed: a page saying which messages will stop", body = String, content_type = "text/html"),
+            (status = 400, description = "The link is incomplete or was not signed by this sender: a page saying it does not work", body = String, content_type = "text/html"),
+            (status = 500, description = "Herald could not record the choice: a page asking to try again (the cause is logged)", body = String, content_type = "text/html"),
+        )
+    )]
+    pub fn one_click_unsubscribe() {}
 }

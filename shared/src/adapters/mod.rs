@@ -4,6 +4,8 @@
 pub mod aws_delivery;
 #[cfg(feature = "aws")]
 pub mod dynamo;
+#[cfg(any(feature = "aws", feature = "local"))]
+pub mod http_webhook;
 #[cfg(feature = "local")]
 pub mod local_queue;
 pub mod memory;

@@ -53,6 +53,11 @@ pub struct OutcomeCounts {
     pub delivered: u64,
     pub bounced: u64,
     pub complained: u64,
+    /// Transactional feedback webhook: events delivered, and failed attempts (each is retried).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub webhook_delivered: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub webhook_failures: u64,
     /// Exclusions by reason code (`NoProfile`, `Suppressed`…).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub excluded_by_reason: BTreeMap<String, u64>,
@@ -96,6 +101,8 @@ impl OutcomeCounts {
             "delivered" => &mut self.delivered,
             "bounced" => &mut self.bounced,
             "complained" => &mut self.complained,
+            "webhookDelivered" => &mut self.webhook_delivered,
+            "webhookFailures" => &mut self.webhook_failures,
             _ => return,
         };
         *slot = slot.saturating_add_signed(n);

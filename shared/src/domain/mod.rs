@@ -15,6 +15,7 @@ pub mod rules;
 pub mod suppression;
 pub mod trigger;
 pub mod unsubscribe;
+pub mod webhook;
 
 pub use address::{EmailAddress, PhoneNumber};
 pub use audience::{Audience, AudienceKind, AudienceRule, AudienceSpec};

@@ -150,17 +150,7 @@ impl From<ServiceError> for ApiError {
     }
 }
 
-/// `error: cause: cause…`
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
-}
+pub use crate::logging::error_chain;
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {

@@ -124,7 +124,13 @@ pub trait PushSender: Send + Sync {
     ) -> impl Future<Output = Result<Accepted, SendError>> + Send;
 }
 
-/// Every channel's sender.
-pub trait Delivery: EmailSender + SmsSender + PushSender + Clone + 'static {}
+/// Everything that leaves Herald: every channel's sender and the feedback webhook.
+pub trait Delivery:
+    EmailSender + SmsSender + PushSender + super::WebhookSender + Clone + 'static
+{
+}
 
-impl<T> Delivery for T where T: EmailSender + SmsSender + PushSender + Clone + 'static {}
+impl<T> Delivery for T where
+    T: EmailSender + SmsSender + PushSender + super::WebhookSender + Clone + 'static
+{
+}

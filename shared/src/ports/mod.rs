@@ -9,6 +9,7 @@ use std::future::Future;
 pub mod delivery;
 pub mod execution;
 pub mod queue;
+pub mod webhook;
 
 pub use delivery::{
     Accepted, Delivery, EmailEnvelope, EmailSender, PushEnvelope, PushSender, SendError,
@@ -19,6 +20,7 @@ pub use execution::{
     ExecutionStores, HoldStore, MessageStore, RequestKey, ScheduleStore, StoredResponse,
 };
 pub use queue::{Job, Queue};
+pub use webhook::{WebhookError, WebhookSender};
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -122,6 +124,16 @@ impl Record for RuleSet {
     const KIND: &'static str = "ruleSet";
     fn key(&self) -> String {
         self.id.to_string()
+    }
+    fn revision(&self) -> u64 {
+        self.revision
+    }
+}
+
+impl Record for crate::domain::webhook::Webhook {
+    const KIND: &'static str = "webhook";
+    fn key(&self) -> String {
+        self.id.clone()
     }
     fn revision(&self) -> u64 {
         self.revision

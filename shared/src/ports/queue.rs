@@ -19,6 +19,8 @@ pub enum Job {
     Plan { execution_id: ExecutionId },
     /// Run these members through the pipeline.
     Batch(AudienceBatch),
+    /// POST one event to the feedback webhook (retried by the queue until it succeeds).
+    Webhook(crate::domain::webhook::WebhookEvent),
 }
 
 pub trait Queue: Clone + Send + Sync + 'static {

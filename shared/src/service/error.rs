@@ -47,6 +47,7 @@ impl ServiceError {
                 "audience" => "audience-not-found",
                 "profile" => "profile-not-found",
                 "suppression" => "suppression-not-found",
+                "webhook" => "webhook-not-found",
                 _ => "not-found",
             },
             ServiceError::Invalid(_) => "invalid-request",

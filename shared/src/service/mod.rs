@@ -13,6 +13,7 @@ mod profiles;
 mod reports;
 mod suppressions;
 pub mod trigger;
+mod webhooks;
 
 pub use audiences::{AudienceView, IdentityRef, MembersRequest};
 pub use campaigns::{CampaignView, PreviewRequest, PreviewResponse};

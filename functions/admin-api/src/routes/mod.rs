@@ -11,6 +11,7 @@ pub(crate) mod campaigns;
 mod managed;
 pub(crate) mod profiles;
 pub(crate) mod suppressions;
+pub(crate) mod webhooks;
 
 /// Largest NDJSON import body: under Lambda's 6 MB synchronous payload limit, so a call that
 /// works on `herald serve` also works deployed.
@@ -109,6 +110,12 @@ pub fn router<S: Store + ExecutionStores, C: Clock>(admin: Admin<S, C>) -> Route
         .route(
             "/suppressions/{channel}/{address}",
             get(suppressions::get::<S, C>).delete(suppressions::delete::<S, C>),
+        )
+        .route(
+            "/webhooks/feedback",
+            get(webhooks::get::<S, C>)
+                .put(webhooks::put::<S, C>)
+                .delete(webhooks::delete::<S, C>),
         )
         .with_state(admin)
 }

@@ -48,6 +48,7 @@ pub struct AwsDelivery {
     ses: aws_sdk_sesv2::Client,
     sns: aws_sdk_sns::Client,
     message_id_domain: String,
+    webhook: crate::adapters::http_webhook::HttpWebhook,
 }
 
 impl AwsDelivery {
@@ -76,6 +77,7 @@ impl AwsDelivery {
             ses,
             sns,
             message_id_domain: message_id_domain.into(),
+            webhook: crate::adapters::http_webhook::HttpWebhook::new(),
         }
     }
 
@@ -309,5 +311,17 @@ impl PushSender for AwsDelivery {
         push: &PushEnvelope,
     ) -> impl Future<Output = Result<Accepted, SendError>> + Send {
         self.push(push)
+    }
+}
+
+/// The feedback webhook goes out over HTTPS like any other request of the function.
+impl crate::ports::WebhookSender for AwsDelivery {
+    async fn post(
+        &self,
+        url: &str,
+        body: &str,
+        headers: &[(&'static str, String)],
+    ) -> Result<(), crate::ports::WebhookError> {
+        self.webhook.post(url, body, headers).await
     }
 }

@@ -93,6 +93,7 @@ pub struct Outbox {
     message_id_domain: Arc<str>,
     clock: Arc<dyn Clock>,
     feedback: Arc<FeedbackQueue>,
+    webhook: crate::adapters::http_webhook::HttpWebhook,
 }
 
 #[derive(Default)]
@@ -126,6 +127,7 @@ impl Outbox {
             message_id_domain: Arc::from(DEFAULT_MESSAGE_ID_DOMAIN),
             clock: Arc::new(SystemClock),
             feedback: Arc::default(),
+            webhook: crate::adapters::http_webhook::HttpWebhook::new(),
         })
     }
 
@@ -483,5 +485,18 @@ impl PushSender for Outbox {
         push: &PushEnvelope,
     ) -> impl Future<Output = Result<Accepted, SendError>> + Send {
         self.push(push)
+    }
+}
+
+/// Messages stay local, but the feedback webhook is real: `herald serve` POSTs its events to the
+/// configured URL, so a receiver can be developed against it.
+impl crate::ports::WebhookSender for Outbox {
+    async fn post(
+        &self,
+        url: &str,
+        body: &str,
+        headers: &[(&'static str, String)],
+    ) -> Result<(), crate::ports::WebhookError> {
+        self.webhook.post(url, body, headers).await
     }
 }

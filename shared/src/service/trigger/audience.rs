@@ -286,6 +286,7 @@ where
         match job {
             Job::Plan { execution_id } => self.plan_step(*execution_id).await,
             Job::Batch(batch) => self.run_batch(batch).await,
+            Job::Webhook(event) => self.deliver_webhook(event).await,
         }
     }
 

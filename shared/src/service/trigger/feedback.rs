@@ -104,6 +104,17 @@ where
             record.updated_at = self.clock.now();
             match self.store.update_message(&record, from).await {
                 Ok(()) => {
+                    let transactional = self
+                        .store
+                        .get_campaign(record.campaign_id)
+                        .await?
+                        .is_some_and(|c| {
+                            c.campaign_type == crate::domain::CampaignType::Transactional
+                        });
+                    if transactional {
+                        let webhook = self.webhook().await?;
+                        self.notify(webhook.as_ref(), &record).await;
+                    }
                     self.count(
                         record.campaign_id,
                         record.campaign_version,

@@ -33,6 +33,7 @@ pub mod audience;
 pub mod feedback;
 mod pipeline;
 pub mod unsubscribe;
+pub mod webhook;
 
 /// Deployment settings of the trigger side.
 #[derive(Clone, Debug)]
@@ -118,7 +119,9 @@ pub enum TriggerError {
         id: crate::domain::ScheduleId,
         status: crate::domain::ScheduleStatus,
     },
-    #[error("storage failed")]
+    #[error("{0}")]
+    Webhook(#[from] crate::ports::WebhookError),
+    #[error("{}", match .0 { StoreError::InvalidCursor(m) => m.as_str(), _ => "storage failed" })]
     Store(#[from] StoreError),
 }
 
@@ -137,6 +140,8 @@ impl TriggerError {
             Self::BadToken(_) => "invalid-unsubscribe-link",
             Self::ScheduleNotFound(_) => "schedule-not-found",
             Self::ScheduleNotCancellable { .. } => "schedule-not-cancellable",
+            Self::Webhook(_) => "webhook-failed",
+            Self::Store(StoreError::InvalidCursor(_)) => "invalid-cursor",
             Self::Store(_) => "internal-error",
         }
     }
@@ -153,6 +158,8 @@ impl TriggerError {
                 409
             }
             Self::BodyMismatch(_) => 422,
+            Self::Webhook(_) => 502,
+            Self::Store(StoreError::InvalidCursor(_)) => 400,
             Self::Store(_) => 500,
         }
     }
@@ -210,6 +217,8 @@ pub(crate) struct CampaignCtx {
     pub channel_config: Option<ChannelConfig>,
     pub rule_set: Option<RuleSet>,
     pub campaign_data: serde_json::Value,
+    /// Transactional campaigns: the enabled feedback webhook, if one is configured.
+    pub webhook: Option<crate::domain::webhook::Webhook>,
 }
 
 pub struct TriggerService<S, D, Q, C> {
@@ -352,6 +361,11 @@ where
             None => None,
         };
         let campaign_data = crate::render::campaign_data(&version);
+        let webhook = if spec.campaign_type == CampaignType::Transactional {
+            self.webhook().await?
+        } else {
+            None
+        };
         Ok(CampaignCtx {
             campaign,
             version,
@@ -359,6 +373,7 @@ where
             channel_config,
             rule_set,
             campaign_data,
+            webhook,
         })
     }
 

@@ -193,6 +193,7 @@ where
             &delta,
         )
         .await?;
+        self.notify(ctx.webhook.as_ref(), &record).await;
         Ok(record)
     }
 
@@ -213,6 +214,7 @@ where
             &delta,
         )
         .await?;
+        self.notify(ctx.webhook.as_ref(), &record).await;
         Ok(record)
     }
 

@@ -25,6 +25,8 @@ struct FakeDelivery {
     emails: Arc<Mutex<Vec<EmailEnvelope>>>,
     sms: Arc<Mutex<Vec<SmsEnvelope>>>,
     script: Arc<Mutex<VecDeque<SendError>>>,
+    webhooks: Arc<Mutex<Vec<(String, String)>>>,
+    webhook_script: Arc<Mutex<VecDeque<u16>>>,
 }
 
 impl FakeDelivery {
@@ -59,6 +61,24 @@ impl SmsSender for FakeDelivery {
     async fn send_sms(&self, sms: &SmsEnvelope) -> Result<Accepted, SendError> {
         self.sms.lock().unwrap().push(sms.clone());
         self.answer(&sms.to)
+    }
+}
+
+impl crate::ports::WebhookSender for FakeDelivery {
+    async fn post(
+        &self,
+        url: &str,
+        body: &str,
+        _headers: &[(&'static str, String)],
+    ) -> Result<(), crate::ports::WebhookError> {
+        self.webhooks
+            .lock()
+            .unwrap()
+            .push((url.to_string(), body.to_string()));
+        match self.webhook_script.lock().unwrap().pop_front() {
+            Some(status) => Err(crate::ports::WebhookError::Status(status)),
+            None => Ok(()),
+        }
     }
 }
 
@@ -703,4 +723,75 @@ async fn audience_executions_are_for_marketing_campaigns_with_an_existing_audien
     );
     let err = w.audience(json!({"campaignId": marketing, "audience": {"id": "0190d6a2-0000-7000-8000-000000000000"}})).await.unwrap_err();
     assert_eq!((err.status(), err.code()), (404, "audience-not-found"));
+}
+
+#[tokio::test]
+async fn transactional_outcomes_are_posted_to_the_feedback_webhook_and_failures_retried() {
+    let w = world();
+    let spec: crate::domain::webhook::WebhookSpec = serde_json::from_value(
+        json!({"url": "https://hooks.example.com/herald", "secret": "0123456789abcdef"}),
+    )
+    .unwrap();
+    w.admin.put_feedback_webhook(spec, None).await.unwrap();
+    let campaign = w.reset_email().await;
+    let reply = w
+        .unitary(
+            json!({"requestId": "wh", "campaignId": campaign, "recipients": [
+            {"type": "external", "namespace": "email", "userId": "ok@example.com"},
+            {"type": "external", "namespace": "email", "userId": "not-an-email"}]}),
+        )
+        .await
+        .unwrap();
+    let jobs = w.queue.drain();
+    assert_eq!(jobs.len(), 2, "one event per message outcome");
+    // The receiver fails once: the job errors (the queue retries it), and the failure is counted.
+    w.delivery.webhook_script.lock().unwrap().push_back(500);
+    let first = w.trigger.run_job(&jobs[0]).await;
+    assert_eq!(first.unwrap_err().code(), "webhook-failed");
+    for job in &jobs {
+        w.trigger.run_job(job).await.unwrap();
+    }
+    let posted = w.delivery.webhooks.lock().unwrap().clone();
+    assert_eq!(posted.len(), 3);
+    let outcomes: Vec<String> = posted[1..]
+        .iter()
+        .map(|(url, body)| {
+            assert_eq!(url, "https://hooks.example.com/herald");
+            serde_json::from_str::<serde_json::Value>(body).unwrap()["outcome"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let mut outcomes = outcomes;
+    outcomes.sort();
+    assert_eq!(outcomes, vec!["excluded", "sent"]);
+    let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    let view = w
+        .trigger
+        .execution(body["executionId"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        (view.counts.webhook_delivered, view.counts.webhook_failures),
+        (2, 1)
+    );
+}
+
+#[tokio::test]
+async fn marketing_outcomes_are_not_posted_to_the_feedback_webhook() {
+    let w = world();
+    let spec: crate::domain::webhook::WebhookSpec = serde_json::from_value(
+        json!({"url": "https://hooks.example.com/herald", "secret": "0123456789abcdef"}),
+    )
+    .unwrap();
+    w.admin.put_feedback_webhook(spec, None).await.unwrap();
+    let campaign = marketing_sms(&w, json!({"name": "R"})).await;
+    w.unitary(
+        json!({"requestId": "m", "campaignId": campaign, "recipients": [
+        {"type": "external", "namespace": "phone", "userId": "+33612345670"}]}),
+    )
+    .await
+    .unwrap();
+    assert!(w.queue.drain().is_empty());
 }
