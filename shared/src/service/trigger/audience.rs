@@ -20,8 +20,8 @@ use crate::domain::{
     ValidationError,
 };
 use crate::ports::{
-    Begin, Clock, Delivery, ExecutionStores, Job, PageRequest, Queue, RequestKey, Store,
-    StoreError, StoredResponse,
+    Clock, Delivery, ExecutionStores, Job, PageRequest, Queue, RequestKey, Store, StoreError,
+    StoredResponse,
 };
 
 /// Members read per planning step.
@@ -110,38 +110,9 @@ where
         };
         let hash = body_hash(&request);
         let now = self.clock.now();
-        let lease_until = now.saturating_add(self.config.lease).unwrap_or(now);
-        let expires_at = now
-            .saturating_add(self.config.acceptance_ttl)
-            .unwrap_or(now);
-        let id = match self
-            .store
-            .begin_request(
-                &key,
-                &hash,
-                ExecutionId::new(),
-                now,
-                lease_until,
-                expires_at,
-            )
-            .await?
-        {
-            Begin::Started { execution_id } => execution_id,
-            Begin::Completed(stored) => {
-                return Ok(TriggerReply {
-                    status: stored.status,
-                    body: stored.body,
-                    replayed: true,
-                });
-            }
-            Begin::InFlight { lease_until } => {
-                let secs = lease_until.duration_since(now).as_secs().max(1) as u64;
-                return Err(TriggerError::InFlight {
-                    request_id,
-                    retry_after_secs: secs,
-                });
-            }
-            Begin::Mismatch => return Err(TriggerError::BodyMismatch(request_id)),
+        let id = match self.accept(&key, &hash, now).await? {
+            Ok(id) => id,
+            Err(replay) => return Ok(replay),
         };
         let context = request.context.clone().unwrap_or_default();
         let body = match request
@@ -183,21 +154,15 @@ where
                 })?
             }
         };
-        match self
-            .store
-            .finish_request(
-                &key,
-                &hash,
-                &StoredResponse {
-                    status: 202,
-                    body: body.clone(),
-                },
-            )
-            .await
-        {
-            Ok(()) | Err(StoreError::Conflict(_)) => {}
-            Err(e) => return Err(e.into()),
-        }
+        self.finish(
+            &key,
+            &hash,
+            StoredResponse {
+                status: 202,
+                body: body.clone(),
+            },
+        )
+        .await?;
         Ok(TriggerReply {
             status: 202,
             body,

@@ -391,38 +391,9 @@ where
         };
         let hash = body_hash(&request);
         let now = self.clock.now();
-        let lease_until = now.saturating_add(self.config.lease).unwrap_or(now);
-        let expires_at = now
-            .saturating_add(self.config.acceptance_ttl)
-            .unwrap_or(now);
-        let execution_id = match self
-            .store
-            .begin_request(
-                &key,
-                &hash,
-                ExecutionId::new(),
-                now,
-                lease_until,
-                expires_at,
-            )
-            .await?
-        {
-            Begin::Started { execution_id } => execution_id,
-            Begin::Completed(stored) => {
-                return Ok(TriggerReply {
-                    status: stored.status,
-                    body: stored.body,
-                    replayed: true,
-                });
-            }
-            Begin::InFlight { lease_until } => {
-                let secs = lease_until.duration_since(now).as_secs().max(1) as u64;
-                return Err(TriggerError::InFlight {
-                    request_id: request.request_id,
-                    retry_after_secs: secs,
-                });
-            }
-            Begin::Mismatch => return Err(TriggerError::BodyMismatch(request.request_id)),
+        let execution_id = match self.accept(&key, &hash, now).await? {
+            Ok(id) => id,
+            Err(replay) => return Ok(replay),
         };
         let execution = self
             .open_execution(&ctx, execution_id, kind, &request, now)
@@ -455,16 +426,57 @@ where
             status: 202,
             body: body.clone(),
         };
-        match self.store.finish_request(&key, &hash, &stored).await {
-            // Another attempt took the lease over and completed it: same execution, same answer.
-            Ok(()) | Err(StoreError::Conflict(_)) => {}
-            Err(e) => return Err(e.into()),
-        }
+        self.finish(&key, &hash, stored).await?;
         Ok(TriggerReply {
             status: 202,
             body,
             replayed: false,
         })
+    }
+
+    /// Begins exactly-once acceptance of `key`: `Ok(Ok(execution id))` to run it, `Ok(Err(reply))`
+    /// to replay a completed request, or the in-flight / body-mismatch refusal.
+    async fn accept(
+        &self,
+        key: &RequestKey,
+        hash: &str,
+        now: Timestamp,
+    ) -> Result<Result<ExecutionId, TriggerReply>, TriggerError> {
+        let lease_until = now.saturating_add(self.config.lease).unwrap_or(now);
+        let expires_at = now
+            .saturating_add(self.config.acceptance_ttl)
+            .unwrap_or(now);
+        match self
+            .store
+            .begin_request(key, hash, ExecutionId::new(), now, lease_until, expires_at)
+            .await?
+        {
+            Begin::Started { execution_id } => Ok(Ok(execution_id)),
+            Begin::Completed(stored) => Ok(Err(TriggerReply {
+                status: stored.status,
+                body: stored.body,
+                replayed: true,
+            })),
+            Begin::InFlight { lease_until } => Err(TriggerError::InFlight {
+                request_id: key.request_id.clone(),
+                retry_after_secs: lease_until.duration_since(now).as_secs().max(1) as u64,
+            }),
+            Begin::Mismatch => Err(TriggerError::BodyMismatch(key.request_id.clone())),
+        }
+    }
+
+    /// Stores the first answer for replays.
+    async fn finish(
+        &self,
+        key: &RequestKey,
+        hash: &str,
+        response: StoredResponse,
+    ) -> Result<(), TriggerError> {
+        match self.store.finish_request(key, hash, &response).await {
+            // Another attempt took the lease over and completed it: same execution, same answer.
+            Ok(()) | Err(StoreError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Inserts the execution (or finds it again when a retry resumes it) and counts its targets.
