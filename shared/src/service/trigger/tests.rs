@@ -795,3 +795,91 @@ async fn marketing_outcomes_are_not_posted_to_the_feedback_webhook() {
     .unwrap();
     assert!(w.queue.drain().is_empty());
 }
+
+#[tokio::test]
+async fn a_live_campaign_past_its_end_is_refused_as_outside_its_schedule() {
+    let w = world();
+    let cfg = w
+        .config(json!({"name": "Mail", "category": "transactional", "email": {"fromAddress": "no-reply@example.com"}}))
+        .await;
+    let campaign = w
+        .live_campaign(json!({"name": "Window", "type": "transactional", "channel": "email", "channelConfigId": cfg,
+                              "schedule": {"endAt": "2026-03-02T13:00:00Z"},
+                              "content": {"email": {"subject": "s", "html": "h"}}}))
+        .await;
+    w.clock.advance(jiff::SignedDuration::from_hours(2));
+    let err = w
+        .unitary(
+            json!({"requestId": "late", "campaignId": campaign, "recipients": [
+            {"type": "external", "namespace": "email", "userId": "a@example.com"}]}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.status(), err.code()),
+        (409, "campaign-outside-schedule")
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_aep_recipient_gets_a_profile_only_when_the_campaign_creates_profiles() {
+    let w = world();
+    let cfg = w
+        .config(json!({"name": "Mail", "category": "transactional", "email": {"fromAddress": "no-reply@example.com"}}))
+        .await;
+    let creating = w
+        .live_campaign(json!({"name": "Welcome", "type": "transactional", "channel": "email", "channelConfigId": cfg,
+                              "createProfiles": true, "content": {"email": {"subject": "Welcome", "html": "<p>Hi</p>"}}}))
+        .await;
+    let r = w.unitary(json!({"requestId": "c1", "campaignId": creating, "recipients": [aep("new@example.com")]})).await.unwrap();
+    assert_eq!(w.messages(&r).await[0].outcome, OutcomeKind::Sent);
+    assert!(
+        w.admin
+            .find_profile("email", "new@example.com")
+            .await
+            .is_ok(),
+        "the profile was created"
+    );
+    let plain = w.reset_email().await;
+    let r = w.unitary(json!({"requestId": "c2", "campaignId": plain, "recipients": [aep("other@example.com")]})).await.unwrap();
+    assert_eq!(w.messages(&r).await[0].reason.as_deref(), Some("NoProfile"));
+    assert!(
+        w.admin
+            .find_profile("email", "other@example.com")
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn a_render_error_excludes_the_recipient_with_the_reason_and_never_sends_half_a_message() {
+    let w = world();
+    let cfg = w
+        .config(json!({"name": "Mail", "category": "transactional", "email": {"fromAddress": "no-reply@example.com"}}))
+        .await;
+    let campaign = w
+        .live_campaign(json!({"name": "Dated", "type": "transactional", "channel": "email", "channelConfigId": cfg,
+                              "content": {"email": {"subject": "On {{formatDate context.when \"%Y-%m-%d\"}}", "html": "<p>x</p>"}}}))
+        .await;
+    let r = w
+        .unitary(json!({"requestId": "r", "campaignId": campaign, "recipients": [
+            {"type": "external", "namespace": "email", "userId": "ok@example.com", "context": {"when": "2026-05-01T10:00:00Z"}},
+            {"type": "external", "namespace": "email", "userId": "bad@example.com", "context": {"when": "yesterday"}}]}))
+        .await
+        .unwrap();
+    let mut m = w.messages(&r).await;
+    m.sort_by(|a, b| a.recipient.user_id.cmp(&b.recipient.user_id));
+    assert_eq!(
+        (m[0].outcome, m[0].reason.as_deref()),
+        (OutcomeKind::Excluded, Some("RenderError"))
+    );
+    assert!(
+        m[0].detail.as_deref().unwrap_or("").contains("subject"),
+        "{:?}",
+        m[0].detail
+    );
+    assert_eq!(m[1].outcome, OutcomeKind::Sent);
+    let sent = w.delivery.emails.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].content.subject, "On 2026-05-01");
+}
