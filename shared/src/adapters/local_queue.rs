@@ -138,19 +138,7 @@ impl LocalQueue {
     /// Opens (creating it and its directory when missing) the queue database at `path` and
     /// brings its schema up to date.
     pub fn open(path: &Path) -> StoreResult<Self> {
-        if let Some(dir) = path.parent()
-            && !dir.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(dir).map_err(StoreError::backend)?;
-        }
-        let conn = Connection::open(path).map_err(StoreError::backend)?;
-        let mode: String = conn
-            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
-            .map_err(StoreError::backend)?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            tracing::warn!(journal_mode = %mode, path = %path.display(), "SQLite refused WAL mode for the queue");
-        }
-        Self::setup(conn, Some(path.to_path_buf()))
+        Self::setup(super::sqlite::open_wal(path)?, Some(path.to_path_buf()))
     }
 
     /// A private queue that lives as long as its clones (tests).

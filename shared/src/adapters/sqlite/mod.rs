@@ -89,23 +89,29 @@ impl fmt::Debug for SqliteStore {
     }
 }
 
+/// Opens (creating it and its directory when missing) a database file in WAL mode; shared by
+/// the store and the local job queue.
+pub(crate) fn open_wal(path: &Path) -> StoreResult<Connection> {
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir).map_err(StoreError::backend)?;
+    }
+    let conn = Connection::open(path).map_err(StoreError::backend)?;
+    let mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+        .map_err(StoreError::backend)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        tracing::warn!(journal_mode = %mode, path = %path.display(), "SQLite refused WAL mode");
+    }
+    Ok(conn)
+}
+
 impl SqliteStore {
     /// Opens (creating it and its directory when missing) the database file at `path` and
     /// brings its schema up to date.
     pub fn open(path: &Path) -> StoreResult<Self> {
-        if let Some(dir) = path.parent()
-            && !dir.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(dir).map_err(StoreError::backend)?;
-        }
-        let conn = Connection::open(path).map_err(StoreError::backend)?;
-        let mode: String = conn
-            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
-            .map_err(StoreError::backend)?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            tracing::warn!(journal_mode = %mode, path = %path.display(), "SQLite refused WAL mode");
-        }
-        Self::setup(conn, Some(path.to_path_buf()))
+        Self::setup(open_wal(path)?, Some(path.to_path_buf()))
     }
 
     /// A private database that lives as long as the store (tests).
