@@ -11,9 +11,6 @@ use herald_core::ports::{Delivery, ExecutionStores, Queue, Store, SystemClock};
 use herald_core::service::trigger::TriggerService;
 use herald_core::service::trigger::feedback::{FeedbackEvent, FeedbackKind};
 
-/// Held messages released per tick.
-const RELEASE_BATCH: u32 = 500;
-
 pub async fn run<S, D, Q>(
     trigger: Arc<TriggerService<S, D, Q, SystemClock>>,
     outbox: Outbox,
@@ -43,11 +40,12 @@ where
             tracing::warn!(error = %error_chain(&e), "could not record simulated feedback");
         }
     }
-    if let Err(e) = trigger.release_due(RELEASE_BATCH).await {
-        tracing::warn!(error = %error_chain(&e), "could not release held messages");
-    }
-    if let Err(e) = trigger.fire_due_schedules(RELEASE_BATCH).await {
-        tracing::warn!(error = %error_chain(&e), "could not fire scheduled executions");
+    match trigger.tick().await {
+        Ok(report) if report != Default::default() => tracing::debug!(?report, "tick"),
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(error = %error_chain(&e), "the scheduler tick failed; retrying next tick")
+        }
     }
 }
 

@@ -32,6 +32,7 @@ mod address;
 pub mod audience;
 pub mod feedback;
 mod pipeline;
+pub mod scheduler;
 pub mod unsubscribe;
 pub mod webhook;
 

@@ -883,3 +883,44 @@ async fn a_render_error_excludes_the_recipient_with_the_reason_and_never_sends_h
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].content.subject, "On 2026-05-01");
 }
+
+#[tokio::test]
+async fn the_tick_moves_campaigns_along_their_schedule_once() {
+    let w = world();
+    let cfg = w
+        .config(json!({"name": "Mail", "category": "transactional", "email": {"fromAddress": "no-reply@example.com"}}))
+        .await;
+    let spec: CampaignSpec = serde_json::from_value(json!({"name": "Later", "type": "transactional", "channel": "email",
+        "channelConfigId": cfg, "schedule": {"startAt": "2026-03-02T13:00:00Z", "endAt": "2026-03-02T15:00:00Z"},
+        "content": {"email": {"subject": "s", "html": "h"}}}))
+    .unwrap();
+    let c = w.admin.create_campaign(spec).await.unwrap();
+    let id = c.campaign.id;
+    assert_eq!(
+        w.admin
+            .activate_campaign(id, None)
+            .await
+            .unwrap()
+            .campaign
+            .status,
+        crate::domain::CampaignStatus::Scheduled
+    );
+    assert_eq!(w.trigger.tick().await.unwrap().campaigns_advanced, 0);
+    w.clock.advance(jiff::SignedDuration::from_hours(1));
+    assert_eq!(w.trigger.tick().await.unwrap().campaigns_advanced, 1);
+    assert_eq!(
+        w.trigger.tick().await.unwrap().campaigns_advanced,
+        0,
+        "a repeated tick changes nothing"
+    );
+    assert_eq!(
+        w.admin.get_campaign(id).await.unwrap().campaign.status,
+        crate::domain::CampaignStatus::Live
+    );
+    w.clock.advance(jiff::SignedDuration::from_hours(2));
+    w.trigger.tick().await.unwrap();
+    assert_eq!(
+        w.admin.get_campaign(id).await.unwrap().campaign.status,
+        crate::domain::CampaignStatus::Completed
+    );
+}
