@@ -1,0 +1,3 @@
+//! Lambda entry point (being built).
+
+fn main() {}
