@@ -46,6 +46,9 @@ pub struct TriggerConfig {
     /// HMAC key of unsubscribe tokens. Keep it stable: links already sent stop working when
     /// it changes.
     pub unsubscribe_secret: Arc<[u8]>,
+    /// SES configuration set for email whose channel configuration names none (the deployment's
+    /// set, whose events feed the feedback function).
+    pub default_configuration_set: Option<String>,
     /// Marketing messages to profiles that never gave or refused consent: send (AJO's default)
     /// or exclude `ConsentMissing`.
     pub require_consent: bool,
@@ -72,6 +75,7 @@ impl Default for TriggerConfig {
             created_by: "herald".into(),
             public_base_url: "http://127.0.0.1:3000".into(),
             unsubscribe_secret: Arc::from(secret.to_vec()),
+            default_configuration_set: None,
             require_consent: false,
             acceptance_ttl: SignedDuration::from_hours(24),
             lease: SignedDuration::from_secs(60),
@@ -79,6 +83,24 @@ impl Default for TriggerConfig {
             throttle_backoff: Duration::from_millis(200),
             concurrency: 8,
         }
+    }
+}
+
+impl TriggerConfig {
+    /// The configuration of a deployed function, from its environment: `HERALD_UNSUBSCRIBE_SECRET`
+    /// (required), `HERALD_PUBLIC_URL`, `HERALD_REQUIRE_CONSENT` (`true`/`1`) and
+    /// `HERALD_SES_CONFIGURATION_SET`; everything else at its default.
+    pub fn from_env() -> Result<Self, String> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let secret = var("HERALD_UNSUBSCRIBE_SECRET")
+            .ok_or("HERALD_UNSUBSCRIBE_SECRET is not set: it signs the unsubscribe links of marketing email")?;
+        Ok(Self {
+            public_base_url: var("HERALD_PUBLIC_URL").unwrap_or_default(),
+            unsubscribe_secret: Arc::from(secret.into_bytes()),
+            require_consent: var("HERALD_REQUIRE_CONSENT").is_some_and(|v| v == "true" || v == "1"),
+            default_configuration_set: var("HERALD_SES_CONFIGURATION_SET"),
+            ..Self::default()
+        })
     }
 }
 

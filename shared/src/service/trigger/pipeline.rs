@@ -658,7 +658,10 @@ where
                     from_name: email.from_name.clone(),
                     reply_to: email.reply_to.as_ref().map(|r| r.to_string()),
                     to: to.to_string(),
-                    configuration_set: email.configuration_set.clone(),
+                    configuration_set: email
+                        .configuration_set
+                        .clone()
+                        .or_else(|| self.config.default_configuration_set.clone()),
                     list_unsubscribe: outgoing
                         .unsubscribe_url
                         .clone()
