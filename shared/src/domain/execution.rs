@@ -53,6 +53,10 @@ pub struct OutcomeCounts {
     pub delivered: u64,
     pub bounced: u64,
     pub complained: u64,
+    /// Soft bounces (SES `Transient` / `Undetermined`): counted once per message; the message
+    /// stays `sent` (SES gave up, nothing is suppressed).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub soft_bounced: u64,
     /// Transactional feedback webhook: events delivered, and failed attempts (each is retried).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub webhook_delivered: u64,
@@ -71,6 +75,47 @@ fn is_zero(n: &u64) -> bool {
 pub const EXCLUDED_PREFIX: &str = "excluded.";
 
 impl OutcomeCounts {
+    /// Adds every count of `other` (the campaign report's total over versions).
+    pub fn merge(&mut self, other: &OutcomeCounts) {
+        let OutcomeCounts {
+            planned,
+            targeted,
+            sent,
+            excluded,
+            failed,
+            unknown,
+            queued,
+            delivered,
+            bounced,
+            complained,
+            soft_bounced,
+            webhook_delivered,
+            webhook_failures,
+            excluded_by_reason,
+        } = other;
+        for (mine, theirs) in [
+            (&mut self.planned, planned),
+            (&mut self.targeted, targeted),
+            (&mut self.sent, sent),
+            (&mut self.excluded, excluded),
+            (&mut self.failed, failed),
+            (&mut self.unknown, unknown),
+            (&mut self.queued, queued),
+            (&mut self.delivered, delivered),
+            (&mut self.bounced, bounced),
+            (&mut self.complained, complained),
+            (&mut self.soft_bounced, soft_bounced),
+            (&mut self.webhook_delivered, webhook_delivered),
+            (&mut self.webhook_failures, webhook_failures),
+        ] {
+            *mine = mine.saturating_add(*theirs);
+        }
+        for (reason, n) in excluded_by_reason {
+            let slot = self.excluded_by_reason.entry(reason.clone()).or_default();
+            *slot = slot.saturating_add(*n);
+        }
+    }
+
     /// Builds counts from stored counters (`name → value`); unknown names are ignored.
     pub fn from_counters<'a>(counters: impl IntoIterator<Item = (&'a str, i64)>) -> Self {
         let mut c = Self::default();
@@ -101,6 +146,7 @@ impl OutcomeCounts {
             "delivered" => &mut self.delivered,
             "bounced" => &mut self.bounced,
             "complained" => &mut self.complained,
+            "softBounced" => &mut self.soft_bounced,
             "webhookDelivered" => &mut self.webhook_delivered,
             "webhookFailures" => &mut self.webhook_failures,
             _ => return,

@@ -12,6 +12,7 @@ pub mod lifecycle;
 pub mod profile;
 pub mod review;
 pub mod rules;
+pub mod ses_event;
 pub mod suppression;
 pub mod trigger;
 pub mod unsubscribe;

@@ -9,6 +9,7 @@ use std::future::Future;
 pub mod delivery;
 pub mod execution;
 pub mod queue;
+pub mod sms_opt_out;
 pub mod webhook;
 
 pub use delivery::{

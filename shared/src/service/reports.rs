@@ -49,7 +49,7 @@ impl<S: Store + ExecutionStores, C: Clock> AdminService<S, C> {
                 .store
                 .get_counts(CountScope::CampaignVersion(id, n))
                 .await?;
-            add(&mut total, &counts);
+            total.merge(&counts);
             versions.push(VersionReport { version: n, counts });
         }
         Ok(CampaignReport {
@@ -59,27 +59,5 @@ impl<S: Store + ExecutionStores, C: Clock> AdminService<S, C> {
             total,
             versions,
         })
-    }
-}
-
-fn add(total: &mut OutcomeCounts, c: &OutcomeCounts) {
-    for (name, n) in [
-        ("targeted", c.targeted),
-        ("sent", c.sent),
-        ("excluded", c.excluded),
-        ("failed", c.failed),
-        ("unknown", c.unknown),
-        ("queued", c.queued),
-        ("delivered", c.delivered),
-        ("bounced", c.bounced),
-        ("complained", c.complained),
-    ] {
-        total.add(name, n as i64);
-    }
-    for (reason, n) in &c.excluded_by_reason {
-        total.add(
-            &format!("{}{reason}", crate::domain::execution::EXCLUDED_PREFIX),
-            *n as i64,
-        );
     }
 }

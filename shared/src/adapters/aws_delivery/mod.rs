@@ -21,6 +21,7 @@
 //! ambiguous failures are reported as `NotSent`.
 
 pub mod classify;
+mod opt_out;
 pub mod probe;
 pub mod requests;
 
