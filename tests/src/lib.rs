@@ -7,4 +7,5 @@ pub mod contract;
 pub mod contract_execution;
 pub mod dynamo_local;
 pub mod moto;
+pub mod runtime_api;
 pub mod server;

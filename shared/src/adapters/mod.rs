@@ -3,6 +3,8 @@
 #[cfg(feature = "aws")]
 pub mod aws_delivery;
 #[cfg(feature = "aws")]
+pub mod deployed;
+#[cfg(feature = "aws")]
 pub mod dynamo;
 #[cfg(any(feature = "aws", feature = "local"))]
 pub mod http_webhook;

@@ -13,10 +13,14 @@ use super::StoreResult;
 use crate::domain::{AudienceBatch, ExecutionId};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", tag = "job")]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "job")]
 pub enum Job {
     /// Page the next members of an audience execution into batches.
-    Plan { execution_id: ExecutionId },
+    Plan {
+        // Jobs queued by builds before the field was camelCase stay readable.
+        #[serde(alias = "execution_id")]
+        execution_id: ExecutionId,
+    },
     /// Run these members through the pipeline.
     Batch(AudienceBatch),
     /// POST one event to the feedback webhook (retried by the queue until it succeeds).

@@ -99,3 +99,15 @@ impl DynamoStore {
         }
     }
 }
+
+impl DynamoStore {
+    /// A store on the table named by `HERALD_TABLE`, with a client from an already loaded AWS
+    /// configuration (one load per cold start).
+    pub fn from_conf(conf: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
+        let table = std::env::var(TABLE_ENV)
+            .ok()
+            .filter(|t| !t.trim().is_empty())
+            .ok_or(ConfigError::TableNotSet)?;
+        Ok(Self::new(Client::new(conf), table))
+    }
+}

@@ -294,6 +294,10 @@ where
         &self.store
     }
 
+    pub fn delivery(&self) -> &D {
+        &self.delivery
+    }
+
     /// Loads a live campaign version for an execution of `kind`, refusing campaigns that are
     /// unknown, not live, outside their window or of the wrong kind.
     async fn campaign_for(
