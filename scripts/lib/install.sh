@@ -34,15 +34,16 @@ dynamodb_local_dir() {
     dirname "${jars[0]}"
 }
 
-# moto (SES v2 / SNS emulation) and aws-sam-cli (template lint) in ./.venv.
+# moto (SES v2 / SNS emulation), aws-sam-cli (template lint), cargo-lambda and ziglang (the Lambda
+# build) in ./.venv.
 ensure_venv() {
     local stamp=".venv/.herald-requirements.sha256"
     local pins=(scripts/requirements-test.in scripts/requirements-test.txt)
     local want
     want=$(files_digest "${pins[@]}")
-    if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -x .venv/bin/moto_server && -x .venv/bin/sam ]] \
-        && .venv/bin/python -c 'pass' >/dev/null 2>&1; then
-        log "moto and aws-sam-cli already installed in .venv"
+    if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -x .venv/bin/moto_server && -x .venv/bin/sam \
+        && -x .venv/bin/cargo-lambda ]] && .venv/bin/python -c 'import ziglang' >/dev/null 2>&1; then
+        log "moto, aws-sam-cli, cargo-lambda and ziglang already installed in .venv"
         return 0
     fi
     if ! .venv/bin/python -c 'pass' >/dev/null 2>&1; then
@@ -51,7 +52,7 @@ ensure_venv() {
         log "creating .venv with $(python3 --version 2>&1)"
         python3 -m venv .venv
     fi
-    log "installing moto and aws-sam-cli into .venv (pinned by ${pins[*]}; ~45 s and ~400 MB the first time)"
+    log "installing moto, aws-sam-cli, cargo-lambda and ziglang into .venv (pinned by ${pins[*]}; ~1 min and ~600 MB the first time)"
     .venv/bin/python -m pip install --disable-pip-version-check --no-input --quiet --require-virtualenv \
         -r scripts/requirements-test.in -c scripts/requirements-test.txt
     .venv/bin/python -m pip check --disable-pip-version-check
