@@ -165,26 +165,9 @@ where
         slot: Slot,
         delta: CountDelta,
     ) -> Result<MessageRecord, StoreError> {
-        let delta = match slot {
-            Slot::New => match self.store.claim_message(&record).await? {
-                Claim::Claimed => CountDelta::one("targeted").plus(delta),
-                Claim::Exists(existing) => return Ok(*existing),
-            },
-            Slot::Queued => match self
-                .store
-                .update_message(&record, OutcomeKind::Queued)
-                .await
-            {
-                Ok(()) => CountDelta(vec![("queued".into(), -1)]).plus(delta),
-                Err(StoreError::Conflict(_)) => {
-                    return self
-                        .store
-                        .get_message(&record.id)
-                        .await?
-                        .ok_or(StoreError::Conflict(Conflict::RevisionMismatch));
-                }
-                Err(e) => return Err(e),
-            },
+        let delta = match self.take(&record, slot).await? {
+            Ok(base) => base.plus(delta),
+            Err(existing) => return Ok(existing),
         };
         self.count(
             ctx.campaign.id,
@@ -195,6 +178,32 @@ where
         .await?;
         self.notify(ctx.webhook.as_ref(), &record).await;
         Ok(record)
+    }
+
+    /// Takes the message for this attempt: claims a new record (counted as targeted, once) or
+    /// moves it on from `queued` (no longer counted as queued). Returns the counters this step
+    /// changes, or the record someone else wrote first.
+    async fn take(
+        &self,
+        record: &MessageRecord,
+        slot: Slot,
+    ) -> Result<Result<CountDelta, MessageRecord>, StoreError> {
+        match slot {
+            Slot::New => match self.store.claim_message(record).await? {
+                Claim::Claimed => Ok(Ok(CountDelta::one("targeted"))),
+                Claim::Exists(existing) => Ok(Err(*existing)),
+            },
+            Slot::Queued => match self.store.update_message(record, OutcomeKind::Queued).await {
+                Ok(()) => Ok(Ok(CountDelta(vec![("queued".into(), -1)]))),
+                Err(StoreError::Conflict(_)) => self
+                    .store
+                    .get_message(&record.id)
+                    .await?
+                    .map(Err)
+                    .ok_or(StoreError::Conflict(Conflict::RevisionMismatch)),
+                Err(e) => Err(e),
+            },
+        }
     }
 
     /// Moves a claimed (`pending`) record to its outcome and counts it.
@@ -485,32 +494,9 @@ where
         // Claim: from here on this attempt owns the message.
         record.outcome = OutcomeKind::Pending;
         record.release_at = None;
-        let from_queued = match slot {
-            Slot::New => match self.store.claim_message(&record).await? {
-                Claim::Claimed => false,
-                Claim::Exists(existing) => return Ok(*existing),
-            },
-            Slot::Queued => match self
-                .store
-                .update_message(&record, OutcomeKind::Queued)
-                .await
-            {
-                Ok(()) => true,
-                Err(StoreError::Conflict(_)) => {
-                    return self
-                        .store
-                        .get_message(&record.id)
-                        .await?
-                        .ok_or(StoreError::Conflict(Conflict::RevisionMismatch));
-                }
-                Err(e) => return Err(e),
-            },
-        };
-        // Every message counts as targeted once, when it is first claimed.
-        let base = if from_queued {
-            CountDelta(vec![("queued".into(), -1)])
-        } else {
-            CountDelta::one("targeted")
+        let base = match self.take(&record, slot).await? {
+            Ok(base) => base,
+            Err(existing) => return Ok(existing),
         };
         if !outgoing.caps.is_empty()
             && let Some(full) = self.store.increment_within(&outgoing.caps, now).await?
