@@ -9,13 +9,16 @@ use std::time::Duration;
 use herald_core::adapters::aws_delivery::AwsDelivery;
 use herald_core::adapters::dynamo::DynamoStore;
 use herald_core::adapters::sqs_queue::SqsQueue;
+use herald_core::domain::suppression::normalize_address;
 use herald_core::domain::trigger::UnitaryRequest;
-use herald_core::domain::{CampaignId, CampaignStatus, ExecutionKind, ScheduleStatus};
-use herald_core::ports::{FixedClock, Job, SystemClock};
+use herald_core::domain::{
+    CampaignId, CampaignStatus, Channel, ExecutionKind, ScheduleStatus, SuppressionReason,
+};
+use herald_core::ports::{FixedClock, Job, SuppressionStore, SystemClock};
 use herald_core::render::TemplateCache;
 use herald_core::service::trigger::{TriggerConfig, TriggerService};
 use herald_core::service::{AdminConfig, AdminService};
-use herald_scheduler::{ScheduledEvent, TickReport};
+use herald_scheduler::{ScheduledEvent, SchedulerReport};
 use herald_tests::{dynamo_local, moto};
 use jiff::{SignedDuration, Timestamp};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
@@ -36,6 +39,10 @@ struct World {
 }
 
 async fn world() -> World {
+    world_with(moto::delivery().await).await
+}
+
+async fn world_with(delivery: AwsDelivery) -> World {
     let store = dynamo_local::fresh_store().await;
     let clock: Clock = Arc::new(FixedClock::new(T0.parse().unwrap()));
     let conf = moto::config().await;
@@ -50,7 +57,7 @@ async fn world() -> World {
         .expect("a queue URL");
     let trigger = TriggerService::new(
         store.clone(),
-        moto::delivery().await,
+        delivery,
         SqsQueue::new(sqs.clone(), &queue_url),
         clock.clone(),
         Arc::new(TemplateCache::new(16)),
@@ -85,7 +92,7 @@ impl World {
     async fn tick(&self, event: &Value) -> Value {
         let event: ScheduledEvent =
             serde_json::from_value(event.clone()).expect("a scheduled event parses");
-        let report: TickReport =
+        let report: SchedulerReport =
             herald_scheduler::handle(&self.trigger, LambdaEvent::new(event, Context::default()))
                 .await
                 .expect("the tick succeeds");
@@ -271,8 +278,14 @@ async fn a_due_scheduled_audience_execution_fires_once_and_its_plan_job_lands_on
         "2026-03-02T13:00:00Z",
     );
     w.clock.set("2026-03-02T13:00:00Z".parse().unwrap());
+    let mut report = w.tick(&due).await;
+    report
+        .as_object_mut()
+        .unwrap()
+        .remove("smsOptOuts")
+        .expect("13:00: the hourly opt-out sync ran too");
     assert_eq!(
-        w.tick(&due).await,
+        report,
         json!({"campaignsAdvanced": 0, "schedulesFired": 1, "messagesReleased": 0})
     );
     let jobs = w.queued().await;
@@ -372,6 +385,99 @@ async fn a_tick_that_cannot_reach_its_table_fails_the_invocation() {
         diagnostic.error_message.contains("storage failed"),
         "{}",
         diagnostic.error_message
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tick_at_minute_zero_copies_sns_opted_out_numbers_into_the_suppression_list() {
+    let delivery = moto::delivery().await;
+    let listed = delivery
+        .sns()
+        .list_phone_numbers_opted_out()
+        .send()
+        .await
+        .expect("ListPhoneNumbersOptedOut on moto")
+        .phone_numbers()
+        .to_vec();
+    let numbers: Vec<_> = listed
+        .iter()
+        .filter_map(|n| normalize_address(Channel::Sms, n).ok())
+        .collect();
+    assert!(
+        !numbers.is_empty(),
+        "moto lists valid opted-out numbers: {listed:?}"
+    );
+    let w = world_with(delivery).await;
+
+    let minute_one = w
+        .tick(&scheduled_event("c0ffee01", "2026-03-02T12:01:00Z"))
+        .await;
+    assert_eq!(minute_one.get("smsOptOuts"), None, "{minute_one}");
+    for n in &numbers {
+        assert!(
+            w.trigger
+                .store()
+                .get_suppression(Channel::Sms, n)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    let on_the_hour = w
+        .tick(&scheduled_event("c0ffee02", "2026-03-02T13:00:00Z"))
+        .await;
+    assert_eq!(
+        on_the_hour["smsOptOuts"]["status"], "synced",
+        "{on_the_hour}"
+    );
+    assert_eq!(
+        on_the_hour["smsOptOuts"]["added"],
+        numbers.len(),
+        "{on_the_hour}"
+    );
+    for n in &numbers {
+        let s = w
+            .trigger
+            .store()
+            .get_suppression(Channel::Sms, n)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.map(|s| s.reason),
+            Some(SuppressionReason::SmsOptOut),
+            "{n}"
+        );
+    }
+    let again = w
+        .tick(&scheduled_event("c0ffee02", "2026-03-02T13:00:00Z"))
+        .await;
+    assert_eq!(
+        again["smsOptOuts"]["added"], 0,
+        "the same event again adds nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_opt_out_sync_is_reported_but_does_not_fail_the_tick() {
+    let unreachable = AwsDelivery::from_conf(
+        &moto::config_at(&moto::closed_port_url()).await,
+        "herald.test",
+    );
+    let w = world_with(unreachable).await;
+    let report = w
+        .tick(&scheduled_event("dead0001", "2026-03-02T14:00:00Z"))
+        .await;
+    assert_eq!(report["smsOptOuts"]["status"], "failed", "{report}");
+    assert!(
+        report["smsOptOuts"]["error"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty()),
+        "{report}"
+    );
+    assert_eq!(
+        report["campaignsAdvanced"], 0,
+        "the tick itself completed: {report}"
     );
 }
 
