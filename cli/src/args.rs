@@ -30,6 +30,16 @@ pub enum StoreKind {
     Dynamodb,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DeliveryKind {
+    /// Write every message to `<data-dir>/outbox` (browse it at `GET /outbox`); SES mailbox
+    /// simulator addresses produce feedback events.
+    Outbox,
+    /// Build each provider payload (raw MIME, SNS request), count it and drop it: for
+    /// benchmarks, which then measure Herald and not the disk.
+    Discard,
+}
+
 #[derive(Clone, Debug, clap::Args)]
 pub struct ServeArgs {
     /// Address to listen on.
@@ -44,6 +54,9 @@ pub struct ServeArgs {
     /// Which store to use.
     #[arg(long, env = "HERALD_STORE", value_enum, default_value_t = StoreKind::Sqlite)]
     pub store: StoreKind,
+    /// Where messages go.
+    #[arg(long, env = "HERALD_DELIVERY", value_enum, default_value_t = DeliveryKind::Outbox)]
+    pub delivery: DeliveryKind,
     /// DynamoDB table (with --store dynamodb).
     #[arg(long, env = "HERALD_TABLE")]
     pub table: Option<String>,

@@ -1,25 +1,26 @@
 //! `herald serve`: the admin and trigger routers on one listener, over SQLite or DynamoDB,
-//! delivering into the local outbox; a background tick releases held messages and feeds the
-//! outbox's mailbox-simulator events to the feedback path.
+//! delivering into the local outbox (or, for benchmarks, the discard sink); a background tick
+//! releases held messages and feeds the outbox's mailbox-simulator events to the feedback path.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use herald_core::adapters::discard::Discard;
 use herald_core::adapters::dynamo::DynamoStore;
 use herald_core::adapters::local_queue::LocalQueue;
 use herald_core::adapters::outbox::Outbox;
 use herald_core::adapters::sqlite::SqliteStore;
 use herald_core::http::auth::require_bearer;
 use herald_core::http::layers::finish;
-use herald_core::ports::{ExecutionStores, Store, SystemClock};
+use herald_core::ports::{Delivery, ExecutionStores, Store, SystemClock};
 use herald_core::render::TemplateCache;
 use herald_core::service::trigger::{TriggerConfig, TriggerService};
 use herald_core::service::{AdminConfig, AdminService};
 use tokio::net::TcpListener;
 
-use crate::args::{ServeArgs, StoreKind};
+use crate::args::{DeliveryKind, ServeArgs, StoreKind};
 use crate::outbox_routes;
 use crate::tick;
 use crate::token::{self, TokenError, TokenSource};
@@ -53,18 +54,36 @@ pub enum ServeError {
     Serve(#[source] std::io::Error),
 }
 
-/// The local deployment: services over one store and the outbox.
-pub struct Local<S> {
-    pub admin: Arc<AdminService<S, SystemClock>>,
-    pub trigger: Arc<TriggerService<S, Outbox, LocalQueue, SystemClock>>,
-    pub queue: LocalQueue,
-    pub outbox: Outbox,
+/// Where `herald serve` delivers: the outbox (its routes are served and its simulated
+/// feedback is recorded by the tick), or the discard sink.
+pub trait LocalDelivery: Delivery {
+    fn outbox(&self) -> Option<&Outbox>;
 }
 
-impl<S: Store + ExecutionStores> Local<S> {
+impl LocalDelivery for Outbox {
+    fn outbox(&self) -> Option<&Outbox> {
+        Some(self)
+    }
+}
+
+impl LocalDelivery for Discard {
+    fn outbox(&self) -> Option<&Outbox> {
+        None
+    }
+}
+
+/// The local deployment: services over one store and one delivery sink.
+pub struct Local<S, D = Outbox> {
+    pub admin: Arc<AdminService<S, SystemClock>>,
+    pub trigger: Arc<TriggerService<S, D, LocalQueue, SystemClock>>,
+    pub queue: LocalQueue,
+    pub delivery: D,
+}
+
+impl<S: Store + ExecutionStores, D: LocalDelivery> Local<S, D> {
     pub fn new(
         store: S,
-        outbox: Outbox,
+        delivery: D,
         queue: LocalQueue,
         public_base_url: String,
         unsubscribe_secret: String,
@@ -87,7 +106,7 @@ impl<S: Store + ExecutionStores> Local<S> {
         };
         let trigger = Arc::new(TriggerService::new(
             store,
-            outbox.clone(),
+            delivery.clone(),
             queue.clone(),
             SystemClock,
             templates,
@@ -97,17 +116,19 @@ impl<S: Store + ExecutionStores> Local<S> {
             admin,
             trigger,
             queue,
-            outbox,
+            delivery,
         }
     }
 
-    /// The one router `herald serve` runs: admin, trigger and outbox routes, shared
-    /// fallbacks, and the bearer token on every non-public path.
+    /// The one router `herald serve` runs: admin, trigger and (with the outbox) outbox routes,
+    /// shared fallbacks, and the bearer token on every non-public path.
     pub fn app(&self, token: Arc<str>) -> Router {
-        let routes = Router::new()
+        let mut routes = Router::new()
             .merge(herald_admin_api::routes(self.admin.clone()))
-            .merge(herald_trigger_api::routes(self.trigger.clone()))
-            .merge(outbox_routes::routes(self.outbox.clone()));
+            .merge(herald_trigger_api::routes(self.trigger.clone()));
+        if let Some(outbox) = self.delivery.outbox() {
+            routes = routes.merge(outbox_routes::routes(outbox.clone()));
+        }
         finish(routes).layer(axum::middleware::from_fn_with_state(token, require_bearer))
     }
 }
@@ -144,64 +165,81 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{local}"));
-    let outbox_dir = args.data_dir.join(OUTBOX_DIR);
-    let outbox = Outbox::open(&outbox_dir).map_err(|e| ServeError::Outbox(Box::new(e)))?;
-    eprintln!("Outbox: {}", outbox_dir.display());
     let queue = LocalQueue::open(&args.data_dir.join(QUEUE_FILE))
         .map_err(|e| ServeError::Store(Box::new(e)))?;
+    let site = Site {
+        listener,
+        addr: local,
+        token: token.into(),
+        public,
+        unsubscribe_secret,
+    };
     match args.store {
         StoreKind::Sqlite => {
             let path = args.data_dir.join(DATABASE_FILE);
             eprintln!("Store: SQLite at {}", path.display());
             let store = SqliteStore::open(&path).map_err(|e| ServeError::Store(Box::new(e)))?;
-            serve(
-                Local::new(
-                    store,
-                    outbox,
-                    queue,
-                    public,
-                    unsubscribe_secret,
-                    args.require_consent,
-                ),
-                listener,
-                local,
-                token.into(),
-            )
-            .await
+            with_delivery(store, queue, &args, site).await
         }
         StoreKind::Dynamodb => {
             let store = DynamoStore::connect(args.table.clone())
                 .await
                 .map_err(|e| ServeError::Store(Box::new(e)))?;
             eprintln!("Store: DynamoDB table {}", store.table());
-            serve(
-                Local::new(
-                    store,
-                    outbox,
-                    queue,
-                    public,
-                    unsubscribe_secret,
-                    args.require_consent,
-                ),
-                listener,
-                local,
-                token.into(),
-            )
-            .await
+            with_delivery(store, queue, &args, site).await
         }
     }
 }
 
-async fn serve<S: Store + ExecutionStores>(
-    local: Local<S>,
+/// What the server runs on, whatever the store and the delivery.
+struct Site {
     listener: TcpListener,
     addr: SocketAddr,
     token: Arc<str>,
+    public: String,
+    unsubscribe_secret: String,
+}
+
+async fn with_delivery<S: Store + ExecutionStores>(
+    store: S,
+    queue: LocalQueue,
+    args: &ServeArgs,
+    site: Site,
 ) -> Result<(), ServeError> {
-    let app = local.app(token);
+    match args.delivery {
+        DeliveryKind::Outbox => {
+            let outbox_dir = args.data_dir.join(OUTBOX_DIR);
+            let outbox = Outbox::open(&outbox_dir).map_err(|e| ServeError::Outbox(Box::new(e)))?;
+            eprintln!("Delivery: outbox at {}", outbox_dir.display());
+            serve(store, outbox, queue, args, site).await
+        }
+        DeliveryKind::Discard => {
+            eprintln!("Delivery: discard (messages are built, counted and dropped)");
+            serve(store, Discard::new(), queue, args, site).await
+        }
+    }
+}
+
+async fn serve<S: Store + ExecutionStores, D: LocalDelivery>(
+    store: S,
+    delivery: D,
+    queue: LocalQueue,
+    args: &ServeArgs,
+    site: Site,
+) -> Result<(), ServeError> {
+    let local = Local::new(
+        store,
+        delivery,
+        queue,
+        site.public,
+        site.unsubscribe_secret,
+        args.require_consent,
+    );
+    let (listener, addr) = (site.listener, site.addr);
+    let app = local.app(site.token);
     let ticker = tokio::spawn(tick::run(
         local.trigger.clone(),
-        local.outbox.clone(),
+        local.delivery.outbox().cloned(),
         Duration::from_secs(1),
     ));
     let worker = tokio::spawn(crate::worker::run(

@@ -1,5 +1,6 @@
 //! The local scheduler tick of `herald serve`: releases held messages whose time has come, fires
-//! due scheduled executions, and hands the outbox's simulated SES events to the feedback path.
+//! due scheduled executions, and hands the outbox's simulated SES events (when delivering to
+//! the outbox) to the feedback path.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +14,7 @@ use herald_core::service::trigger::feedback::{FeedbackEvent, FeedbackKind};
 
 pub async fn run<S, D, Q>(
     trigger: Arc<TriggerService<S, D, Q, SystemClock>>,
-    outbox: Outbox,
+    outbox: Option<Outbox>,
     every: Duration,
 ) where
     S: Store + ExecutionStores,
@@ -24,18 +25,18 @@ pub async fn run<S, D, Q>(
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
-        once(&trigger, &outbox).await;
+        once(&trigger, outbox.as_ref()).await;
     }
 }
 
 /// One tick; failures are logged and retried on the next tick.
-pub async fn once<S, D, Q>(trigger: &TriggerService<S, D, Q, SystemClock>, outbox: &Outbox)
+pub async fn once<S, D, Q>(trigger: &TriggerService<S, D, Q, SystemClock>, outbox: Option<&Outbox>)
 where
     S: Store + ExecutionStores,
     D: Delivery,
     Q: Queue,
 {
-    for event in outbox.take_feedback() {
+    for event in outbox.map(Outbox::take_feedback).unwrap_or_default() {
         if let Err(e) = trigger.record_feedback(&to_event(&event)).await {
             tracing::warn!(error = %error_chain(&e), "could not record simulated feedback");
         }

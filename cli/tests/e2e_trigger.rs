@@ -1034,3 +1034,59 @@ async fn transactional_outcomes_reach_the_feedback_webhook_on_sqlite() {
 async fn transactional_outcomes_reach_the_feedback_webhook_on_dynamodb() {
     feedback_webhook(start_on_dynamodb().await).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_discard_sink_messages_are_sent_and_counted_but_nothing_is_written() {
+    let s = HeraldServer::start(
+        std::path::Path::new(env!("CARGO_BIN_EXE_herald")),
+        &["--delivery", "discard"],
+        &[],
+    );
+    let campaign = password_reset(&s).await;
+    let p = s
+        .put(
+            "/profiles/email/ann@example.com",
+            &json!({"attributes": {"firstName": "Ann"}}),
+        )
+        .await;
+    assert_eq!(p.status, 201, "{}", p.text);
+    let r = s
+        .post(
+            "/im/executions/unitary",
+            &json!({"requestId": "discard-1", "campaignId": campaign,
+                    "context": {"resetUrl": "https://example.com/reset/abc", "minutes": 30},
+                    "recipients": [{"type": "aep", "namespace": "email", "userId": "ann@example.com"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let msgs = messages(&s, &r).await;
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(msgs[0]["outcome"], "sent", "{msgs:?}");
+    let message_id = msgs[0]["id"].as_str().unwrap();
+    assert_eq!(
+        msgs[0]["providerMessageId"],
+        format!("discard-{message_id}"),
+        "{msgs:?}"
+    );
+    s.get(&format!("/outbox/{message_id}"))
+        .await
+        .assert_problem(404, "route-not-found");
+    assert!(
+        !s.data_dir.join("outbox").exists(),
+        "the discard sink writes no outbox"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_delivery_sink_is_refused_at_start() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["serve", "--port", "0", "--delivery", "pigeon"])
+        .output()
+        .expect("herald runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("pigeon") && stderr.contains("outbox") && stderr.contains("discard"),
+        "{stderr}"
+    );
+}

@@ -5,6 +5,8 @@ pub mod aws_delivery;
 #[cfg(feature = "aws")]
 pub mod deployed;
 #[cfg(feature = "aws")]
+pub mod discard;
+#[cfg(feature = "aws")]
 pub mod dynamo;
 #[cfg(any(feature = "aws", feature = "local"))]
 pub mod http_webhook;
