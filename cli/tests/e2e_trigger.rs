@@ -117,6 +117,28 @@ async fn password_reset(s: &HeraldServer) -> String {
     .await
 }
 
+/// The password-reset campaign, Ann's profile, and one accepted trigger for her.
+async fn reset_for_ann(s: &HeraldServer, request_id: &str) -> Reply {
+    let campaign = password_reset(s).await;
+    let p = s
+        .put(
+            "/profiles/email/ann@example.com",
+            &json!({"attributes": {"firstName": "Ann"}}),
+        )
+        .await;
+    assert_eq!(p.status, 201, "{}", p.text);
+    let r = s
+        .post(
+            "/im/executions/unitary",
+            &json!({"requestId": request_id, "campaignId": campaign,
+                    "context": {"resetUrl": "https://example.com/reset/abc", "minutes": 30},
+                    "recipients": [{"type": "aep", "namespace": "email", "userId": "ann@example.com"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    r
+}
+
 async fn messages(s: &HeraldServer, reply: &Reply) -> Vec<Value> {
     let id = reply.body["executionId"].as_str().expect("an executionId");
     let m = s.get(&format!("/im/executions/{id}/messages")).await;
@@ -127,24 +149,7 @@ async fn messages(s: &HeraldServer, reply: &Reply) -> Vec<Value> {
 async fn a_password_reset_email_is_rendered_from_profile_and_context_into_the_outbox(
     s: HeraldServer,
 ) {
-    let campaign = password_reset(&s).await;
-    let p = s
-        .put(
-            "/profiles/email/ann@example.com",
-            &json!({"attributes": {"firstName": "Ann"}}),
-        )
-        .await;
-    assert_eq!(p.status, 201, "{}", p.text);
-
-    let r = s
-        .post(
-            "/im/executions/unitary",
-            &json!({"requestId": "reset-1", "campaignId": campaign,
-                    "context": {"resetUrl": "https://example.com/reset/abc", "minutes": 30},
-                    "recipients": [{"type": "aep", "namespace": "email", "userId": "ann@example.com"}]}),
-        )
-        .await;
-    assert_eq!(r.status, 202, "{}", r.text);
+    let r = reset_for_ann(&s, "reset-1").await;
     for field in [
         "executionId",
         "requestId",
@@ -1042,23 +1047,7 @@ async fn with_the_discard_sink_messages_are_sent_and_counted_but_nothing_is_writ
         &["--delivery", "discard"],
         &[],
     );
-    let campaign = password_reset(&s).await;
-    let p = s
-        .put(
-            "/profiles/email/ann@example.com",
-            &json!({"attributes": {"firstName": "Ann"}}),
-        )
-        .await;
-    assert_eq!(p.status, 201, "{}", p.text);
-    let r = s
-        .post(
-            "/im/executions/unitary",
-            &json!({"requestId": "discard-1", "campaignId": campaign,
-                    "context": {"resetUrl": "https://example.com/reset/abc", "minutes": 30},
-                    "recipients": [{"type": "aep", "namespace": "email", "userId": "ann@example.com"}]}),
-        )
-        .await;
-    assert_eq!(r.status, 202, "{}", r.text);
+    let r = reset_for_ann(&s, "discard-1").await;
     let msgs = messages(&s, &r).await;
     assert_eq!(msgs.len(), 1);
     assert_eq!(msgs[0]["outcome"], "sent", "{msgs:?}");

@@ -3,14 +3,14 @@
 
 # Prints a line prefixed with the script's tag, on stderr so it interleaves with cargo's output.
 log() {
-    printf '[scripts/test] %s\n' "$*" >&2
+    printf '[%s] %s\n' "${HERALD_SCRIPT:-scripts/test}" "$*" >&2
 }
 
 # Prints an error (every argument is one line) and exits non-zero. The EXIT trap still runs.
 die() {
     local line
     for line in "$@"; do
-        printf '[scripts/test] ERROR: %s\n' "$line" >&2
+        printf '[%s] ERROR: %s\n' "${HERALD_SCRIPT:-scripts/test}" "$line" >&2
     done
     exit 1
 }

@@ -256,6 +256,18 @@ pub async fn endpoint_for_token(token: &str) -> Option<Value> {
         .find(|e| e["token"].as_str() == Some(token))
 }
 
+/// The phone numbers SNS (moto) lists as opted out of SMS (`ListPhoneNumbersOptedOut`).
+pub async fn opted_out_numbers(delivery: &AwsDelivery) -> Vec<String> {
+    delivery
+        .sns()
+        .list_phone_numbers_opted_out()
+        .send()
+        .await
+        .expect("ListPhoneNumbersOptedOut on moto")
+        .phone_numbers()
+        .to_vec()
+}
+
 /// An http URL on 127.0.0.1 where nothing listens (a port taken then released).
 pub fn closed_port_url() -> String {
     let listener = TcpListener::bind("127.0.0.1:0")

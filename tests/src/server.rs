@@ -129,6 +129,11 @@ impl HeraldServer {
         }
     }
 
+    /// The server process's id (benchmarks read its memory from `/proc/<pid>/status`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends a request with the test token; `body` is sent as raw bytes when given.
     pub async fn send(
         &self,

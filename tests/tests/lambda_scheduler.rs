@@ -391,14 +391,7 @@ async fn a_tick_that_cannot_reach_its_table_fails_the_invocation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tick_at_minute_zero_copies_sns_opted_out_numbers_into_the_suppression_list() {
     let delivery = moto::delivery().await;
-    let listed = delivery
-        .sns()
-        .list_phone_numbers_opted_out()
-        .send()
-        .await
-        .expect("ListPhoneNumbersOptedOut on moto")
-        .phone_numbers()
-        .to_vec();
+    let listed = moto::opted_out_numbers(&delivery).await;
     let numbers: Vec<_> = listed
         .iter()
         .filter_map(|n| normalize_address(Channel::Sms, n).ok())
