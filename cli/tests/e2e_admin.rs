@@ -380,6 +380,63 @@ async fn bad_input_gets_a_clear_4xx_problem_and_never_a_5xx() {
         .assert_problem(400, "invalid-request");
 }
 
+/// The README's limits for bulk calls hold over HTTP: 10,000 import lines and 10,000 audience
+/// members (about 600 KB of identities) per call are taken, one more member is a clear 400.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_call_of_10000_members_is_taken_by_add_and_remove() {
+    let s = start();
+    let ndjson: String = (0..10_000)
+        .map(|i| {
+            json!({"identities": {"email": format!("member{i:05}@example.com")}}).to_string() + "\n"
+        })
+        .collect();
+    let import = s
+        .send(
+            Method::POST,
+            "/profiles/import",
+            Some(ndjson.into_bytes()),
+            &[("content-type", "application/x-ndjson")],
+        )
+        .await;
+    assert_eq!(import.status, 200, "{}", import.text);
+    assert_eq!(import.body["created"], 10_000, "{}", import.text);
+
+    let aud = s
+        .post("/audiences", &json!({"name": "Everyone", "kind": "static"}))
+        .await;
+    assert_eq!(aud.status, 201, "{}", aud.text);
+    let aid = aud.body["id"].as_str().unwrap();
+    let members = |n: usize| {
+        let ids: Vec<Value> = (0..n)
+            .map(|i| json!({"namespace": "email", "value": format!("member{i:05}@example.com")}))
+            .collect();
+        json!({"identities": ids})
+    };
+    let full = members(10_000);
+    assert!(
+        full.to_string().len() > 256 * 1024,
+        "the call is over the default body limit"
+    );
+    let added = s.post(&format!("/audiences/{aid}/members"), &full).await;
+    assert_eq!(added.status, 200, "{}", added.text);
+    assert_eq!(added.body["memberCount"], 10_000, "{}", added.text);
+
+    let mut over = members(10_000);
+    over["identities"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"namespace": "email", "value": "member00000@example.net"}));
+    s.post(&format!("/audiences/{aid}/members"), &over)
+        .await
+        .assert_problem(400, "invalid-request");
+
+    let removed = s
+        .post(&format!("/audiences/{aid}/members/remove"), &full)
+        .await;
+    assert_eq!(removed.status, 200, "{}", removed.text);
+    assert_eq!(removed.body["memberCount"], 0, "{}", removed.text);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn profiles_audiences_rule_sets_and_suppressions_work_over_http() {
     people_and_lists(start()).await;

@@ -13,9 +13,10 @@ pub(crate) mod profiles;
 pub(crate) mod suppressions;
 pub(crate) mod webhooks;
 
-/// Largest NDJSON import body: under Lambda's 6 MB synchronous payload limit, so a call that
-/// works on `herald serve` also works deployed.
-pub const IMPORT_BODY_LIMIT: usize = 5 * 1024 * 1024;
+/// Largest body of the bulk calls (an NDJSON import of 10,000 lines, 10,000 audience members by
+/// identity): under Lambda's 6 MB synchronous payload limit, so a call that works on
+/// `herald serve` also works deployed. Every other route keeps the 256 KiB default (`herald_core::http::layers::DEFAULT_BODY_LIMIT`).
+pub const BULK_BODY_LIMIT: usize = 5 * 1024 * 1024;
 
 pub fn router<S: Store + ExecutionStores, C: Clock>(admin: Admin<S, C>) -> Router {
     use herald_core::domain::{ChannelConfig, RuleSet};
@@ -84,16 +85,19 @@ pub fn router<S: Store + ExecutionStores, C: Clock>(admin: Admin<S, C>) -> Route
         )
         .route(
             "/audiences/{id}/members",
-            get(audiences::list_members::<S, C>).post(audiences::add_members::<S, C>),
+            get(audiences::list_members::<S, C>)
+                .post(audiences::add_members::<S, C>)
+                .layer(axum::extract::DefaultBodyLimit::max(BULK_BODY_LIMIT)),
         )
         .route(
             "/audiences/{id}/members/remove",
-            post(audiences::remove_members::<S, C>),
+            post(audiences::remove_members::<S, C>)
+                .layer(axum::extract::DefaultBodyLimit::max(BULK_BODY_LIMIT)),
         )
         .route(
             "/profiles/import",
             post(profiles::import::<S, C>)
-                .layer(axum::extract::DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
+                .layer(axum::extract::DefaultBodyLimit::max(BULK_BODY_LIMIT)),
         )
         .route(
             "/profiles/{id}",
