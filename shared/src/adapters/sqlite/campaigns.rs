@@ -87,7 +87,7 @@ impl CampaignStore for SqliteStore {
         let limit = page.effective_limit();
         let (op, from) = after(page.cursor.as_deref());
         let rows = self
-            .run(Access::Read, move |tx| {
+            .run(Access::Scan, move |tx| {
                 let sql =
                     format!("SELECT id, body FROM campaigns WHERE id {op} ?1 ORDER BY id LIMIT ?2");
                 query_page(tx, &sql, &[&from], limit)

@@ -32,7 +32,7 @@ impl HoldStore for SqliteStore {
         let now = instant(now);
         let limit = int(u64::from(limit))?;
         let bodies = self
-            .run(Access::Read, move |tx| {
+            .run(Access::Scan, move |tx| {
                 let mut stmt = tx.prepare_cached(DUE)?;
                 let rows = stmt
                     .query_map(params![now, limit], |row| row.get(0))?

@@ -13,7 +13,7 @@ fn texts(ids: &[ProfileId]) -> Vec<String> {
 impl AudienceMemberStore for SqliteStore {
     async fn add_members(&self, audience: AudienceId, members: &[ProfileId]) -> StoreResult<()> {
         let (audience, members) = (audience.to_string(), texts(members));
-        self.run(Access::Write, move |tx| {
+        self.run(Access::Bulk, move |tx| {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO audience_members (audience_id, profile_id) VALUES (?1, ?2)
                  ON CONFLICT (audience_id, profile_id) DO NOTHING",
@@ -28,7 +28,7 @@ impl AudienceMemberStore for SqliteStore {
 
     async fn remove_members(&self, audience: AudienceId, members: &[ProfileId]) -> StoreResult<()> {
         let (audience, members) = (audience.to_string(), texts(members));
-        self.run(Access::Write, move |tx| {
+        self.run(Access::Bulk, move |tx| {
             let mut stmt = tx.prepare_cached(
                 "DELETE FROM audience_members WHERE audience_id = ?1 AND profile_id = ?2",
             )?;
@@ -49,7 +49,7 @@ impl AudienceMemberStore for SqliteStore {
         let limit = page.effective_limit();
         let (op, from) = after(page.cursor.as_deref());
         let (ids, next) = self
-            .run(Access::Read, move |tx| {
+            .run(Access::Scan, move |tx| {
                 let sql = format!(
                     "SELECT profile_id, profile_id FROM audience_members
                      WHERE audience_id = ?1 AND profile_id {op} ?2 ORDER BY profile_id LIMIT ?3"
@@ -70,7 +70,7 @@ impl AudienceMemberStore for SqliteStore {
     async fn count_members(&self, audience: AudienceId) -> StoreResult<u64> {
         let audience = audience.to_string();
         let count: i64 = self
-            .run(Access::Read, move |tx| {
+            .run(Access::Scan, move |tx| {
                 Ok(tx
                     .prepare_cached("SELECT COUNT(*) FROM audience_members WHERE audience_id = ?1")?
                     .query_row([audience], |row| row.get(0))?)
@@ -81,7 +81,7 @@ impl AudienceMemberStore for SqliteStore {
 
     async fn clear_members(&self, audience: AudienceId) -> StoreResult<()> {
         let audience = audience.to_string();
-        self.run(Access::Write, move |tx| {
+        self.run(Access::Bulk, move |tx| {
             tx.prepare_cached("DELETE FROM audience_members WHERE audience_id = ?1")?
                 .execute([audience])?;
             Ok(())

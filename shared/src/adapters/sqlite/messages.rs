@@ -93,7 +93,7 @@ impl MessageStore for SqliteStore {
         // `id > ''` is every id, so the first page uses the same statement.
         let (_, from) = after(page.cursor.as_deref());
         let rows = self
-            .run(Access::Read, move |tx| {
+            .run(Access::Scan, move |tx| {
                 query_page(tx, LIST_BY_EXECUTION, &[&execution, &from], limit)
             })
             .await?;

@@ -121,7 +121,7 @@ impl ProfileStore for SqliteStore {
         let limit = page.effective_limit();
         let (op, from) = after(page.cursor.as_deref());
         let rows = self
-            .run(Access::Read, move |tx| {
+            .run(Access::Scan, move |tx| {
                 let sql =
                     format!("SELECT id, body FROM profiles WHERE id {op} ?1 ORDER BY id LIMIT ?2");
                 query_page(tx, &sql, &[&from], limit)

@@ -42,7 +42,7 @@ impl RecordStore for SqliteStore {
         let limit = page.effective_limit();
         let (op, from) = after(page.cursor.as_deref());
         let rows = self
-            .run(Access::Read, move |tx| {
+            .run(Access::Scan, move |tx| {
                 let sql = format!(
                     "SELECT key, body FROM records WHERE kind = ?1 AND key {op} ?2
                      ORDER BY key LIMIT ?3"

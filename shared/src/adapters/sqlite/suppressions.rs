@@ -88,7 +88,7 @@ impl SuppressionStore for SqliteStore {
         };
         // Channels in `Channel` order (email, sms, push), each read along the primary key.
         let rows = self
-            .run(Access::Read, move |tx| {
+            .run(Access::Scan, move |tx| {
                 let mut rows = Vec::new();
                 for c in channels {
                     let (op, from) = match &start {
