@@ -14,6 +14,28 @@ const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆ�
 /// The GSM 03.38 extension table: each costs two septets (escape + code).
 const GSM7_EXTENSION: &str = "\u{000C}^{}\\[~]|€";
 
+/// Septets of each ASCII character (0: not in GSM-7), from the two tables above: most texts
+/// are ASCII, and a lookup is much cheaper than a scan of the tables.
+const GSM7_ASCII: [u8; 128] = {
+    let mut table = [0u8; 128];
+    let (basic, extension) = (GSM7_BASIC.as_bytes(), GSM7_EXTENSION.as_bytes());
+    let mut i = 0;
+    while i < basic.len() {
+        if basic[i] < 128 {
+            table[basic[i] as usize] = 1;
+        }
+        i += 1;
+    }
+    let mut i = 0;
+    while i < extension.len() {
+        if extension[i] < 128 {
+            table[extension[i] as usize] = 2;
+        }
+        i += 1;
+    }
+    table
+};
+
 pub const GSM7: &str = "GSM-7";
 pub const UCS2: &str = "UCS-2";
 
@@ -31,6 +53,12 @@ pub struct SegmentInfo {
 }
 
 fn gsm7_septets(c: char) -> Option<usize> {
+    if c.is_ascii() {
+        return match GSM7_ASCII[c as usize] {
+            0 => None,
+            n => Some(usize::from(n)),
+        };
+    }
     if GSM7_BASIC.contains(c) {
         Some(1)
     } else if GSM7_EXTENSION.contains(c) {
@@ -86,6 +114,24 @@ pub fn segment_info(text: &str) -> SegmentInfo {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_ascii_table_agrees_with_the_character_tables() {
+        for b in 0u8..128 {
+            let c = char::from(b);
+            let scanned = if super::GSM7_BASIC.contains(c) {
+                1
+            } else if super::GSM7_EXTENSION.contains(c) {
+                2
+            } else {
+                0
+            };
+            assert_eq!(super::GSM7_ASCII[b as usize], scanned, "{c:?}");
+        }
+        assert_eq!(super::GSM7_ASCII[b'A' as usize], 1);
+        assert_eq!(super::GSM7_ASCII[b'{' as usize], 2);
+        assert_eq!(super::GSM7_ASCII[b'`' as usize], 0);
+    }
+
     use super::*;
 
     #[test]

@@ -39,6 +39,40 @@ fn user_id_in(recipient: &Recipient, namespace: &str) -> Option<String> {
         .then(|| recipient.user_id.clone())
 }
 
+/// A profile's identity in `namespace`, as stored (parsed and normalized when it was written).
+fn stored_identity<'a>(profile: Option<&'a Profile>, namespace: &str) -> Option<&'a str> {
+    profile.and_then(|p| {
+        p.identities
+            .iter()
+            .find(|(ns, _)| ns.as_str() == namespace)
+            .map(|(_, v)| v.as_str())
+    })
+}
+
+/// The address from the first source that has one: the trigger's `channelData` (parsed), the
+/// profile's stored identity (already parsed when it was written, so taken as it is), the
+/// `userId` (parsed).
+fn address_from(
+    given: Option<&str>,
+    stored: Option<&str>,
+    user_id: impl FnOnce() -> Option<String>,
+    none: &str,
+    parse: impl Fn(&str) -> Result<Address, crate::domain::ValidationError>,
+    trusted: impl FnOnce(&str) -> Address,
+) -> Result<Address, NoAddress> {
+    let parsed = |raw: &str| parse(raw).map_err(|e| (ExclusionReason::InvalidAddress, e.message));
+    if let Some(raw) = given {
+        return parsed(raw);
+    }
+    if let Some(value) = stored {
+        return Ok(trusted(value));
+    }
+    match user_id() {
+        Some(raw) => parsed(&raw),
+        None => Err((ExclusionReason::NoAddress, none.to_string())),
+    }
+}
+
 pub(crate) fn resolve(
     channel: Channel,
     recipient: &Recipient,
@@ -47,48 +81,22 @@ pub(crate) fn resolve(
 ) -> Result<Address, NoAddress> {
     let data = recipient.channel_data.as_ref();
     match channel {
-        Channel::Email => {
-            let raw = data
-                .and_then(|d| d.email_address.clone())
-                .or_else(|| {
-                    profile
-                        .and_then(|p| {
-                            p.identities
-                                .iter()
-                                .find(|(ns, _)| ns.as_str() == Namespace::EMAIL)
-                        })
-                        .map(|(_, v)| v.clone())
-                })
-                .or_else(|| user_id_in(recipient, Namespace::EMAIL))
-                .ok_or((
-                    ExclusionReason::NoAddress,
-                    "no email address: none in channelData, the profile or the userId".to_string(),
-                ))?;
-            EmailAddress::parse(&raw)
-                .map(Address::Email)
-                .map_err(|e| (ExclusionReason::InvalidAddress, e.message))
-        }
-        Channel::Sms => {
-            let raw = data
-                .and_then(|d| d.mobile_phone_number.clone())
-                .or_else(|| {
-                    profile
-                        .and_then(|p| {
-                            p.identities
-                                .iter()
-                                .find(|(ns, _)| ns.as_str() == Namespace::PHONE)
-                        })
-                        .map(|(_, v)| v.clone())
-                })
-                .or_else(|| user_id_in(recipient, Namespace::PHONE))
-                .ok_or((
-                    ExclusionReason::NoAddress,
-                    "no phone number: none in channelData, the profile or the userId".to_string(),
-                ))?;
-            PhoneNumber::parse(&raw)
-                .map(Address::Sms)
-                .map_err(|e| (ExclusionReason::InvalidAddress, e.message))
-        }
+        Channel::Email => address_from(
+            data.and_then(|d| d.email_address.as_deref()),
+            stored_identity(profile, Namespace::EMAIL),
+            || user_id_in(recipient, Namespace::EMAIL),
+            "no email address: none in channelData, the profile or the userId",
+            |raw| EmailAddress::parse(raw).map(Address::Email),
+            |stored| Address::Email(EmailAddress::from_stored(stored)),
+        ),
+        Channel::Sms => address_from(
+            data.and_then(|d| d.mobile_phone_number.as_deref()),
+            stored_identity(profile, Namespace::PHONE),
+            || user_id_in(recipient, Namespace::PHONE),
+            "no phone number: none in channelData, the profile or the userId",
+            |raw| PhoneNumber::parse(raw).map(Address::Sms),
+            |stored| Address::Sms(PhoneNumber::from_stored(stored)),
+        ),
         Channel::Push => {
             let settings = match config.map(|c| &c.spec.settings) {
                 Some(ChannelSettings::Push(s)) => s.clone(),
