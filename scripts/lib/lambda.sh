@@ -14,17 +14,23 @@ is_ci() {
     [[ -n "${CI:-}" && "${CI}" != "0" && "${CI,,}" != "false" ]]
 }
 
-# Whether the Lambda build is skipped: HERALD_SKIP_LAMBDA_BUILD=1 outside CI. In CI the skip is
-# refused: CI always builds what `sam build` would deploy.
-lambda_build_skipped() {
-    local skip="${HERALD_SKIP_LAMBDA_BUILD:-}"
+# skip_requested VAR WHAT: whether the environment variable VAR asks to skip a step (set, and
+# not 0 or false). Refused (dies) when CI is set: CI always runs WHAT.
+skip_requested() {
+    local var="$1" what="$2"
+    local skip="${!var:-}"
     if [[ -z "$skip" || "$skip" == "0" || "${skip,,}" == "false" ]]; then
         return 1
     fi
     if is_ci; then
-        die "HERALD_SKIP_LAMBDA_BUILD=$skip is refused when CI is set (CI=$CI): CI always builds every Lambda function"
+        die "$var=$skip is refused when CI is set (CI=$CI): CI always runs $what"
     fi
     return 0
+}
+
+# Whether the Lambda build is skipped: HERALD_SKIP_LAMBDA_BUILD=1 outside CI.
+lambda_build_skipped() {
+    skip_requested HERALD_SKIP_LAMBDA_BUILD "the Lambda build (what \`sam build\` would deploy)"
 }
 
 # The Binary of every function in template.yaml, one a line.
@@ -71,21 +77,23 @@ elf_machine() {
     esac
 }
 
-# Builds every function, then checks and reports each bootstrap. Fails when a bootstrap is
-# missing, was not written by this build, or is not an executable of the expected machine.
-build_lambdas() {
+# build_lambdas_for ARCH_FLAG LAMBDA_DIR: builds every function with `cargo lambda build --release
+# ARCH_FLAG` (--arm64 or --x86-64) into LAMBDA_DIR/<binary>/bootstrap, then checks and reports each
+# bootstrap. Fails when a bootstrap is missing, was not written by this build, or is not an
+# executable of the expected machine.
+build_lambdas_for() {
+    local arch_flag="$1" lambda_dir="$2"
     local binaries=()
     mapfile -t binaries < <(lambda_binaries)
     if [[ ${#binaries[@]} -eq 0 ]]; then
         die "template.yaml names no BuildProperties.Binary: nothing to build"
     fi
-    local arch_flag want_machine
-    arch_flag=$(lambda_arch_flag)
-    if [[ "$arch_flag" == "--arm64" ]]; then
-        want_machine=aarch64
-    else
-        want_machine=x86_64
-    fi
+    local want_machine
+    case "$arch_flag" in
+        --arm64) want_machine=aarch64 ;;
+        --x86-64) want_machine=x86_64 ;;
+        *) die "build_lambdas_for: unknown architecture flag $arch_flag (want --arm64 or --x86-64)" ;;
+    esac
 
     local bin_args=() bin
     for bin in "${binaries[@]}"; do
@@ -93,16 +101,21 @@ build_lambdas() {
     done
 
     # cargo-lambda and zig (the ziglang wheel, which cargo-lambda finds as `python3 -m ziglang`)
-    # come from .venv, so .venv/bin goes first on PATH for this command.
+    # come from .venv, so .venv/bin goes first on PATH for this command. The size settings are
+    # the release profile's (Cargo.toml): `sam build` runs this very command, one binary at a
+    # time, so what is measured here is what is deployed.
     local stamp
     stamp=$(mktemp "${TMPDIR:-/tmp}/herald-lambda-build.XXXXXX")
-    log "cargo lambda build --release $arch_flag --locked ${bin_args[*]}"
-    PATH="$PWD/.venv/bin:$PATH" cargo lambda build --release "$arch_flag" --locked "${bin_args[@]}"
+    log "cargo lambda build --release $arch_flag --locked --lambda-dir $lambda_dir ${bin_args[*]}"
+    local started=$SECONDS
+    PATH="$PWD/.venv/bin:$PATH" cargo lambda build --release "$arch_flag" --locked \
+        --lambda-dir "$lambda_dir" "${bin_args[@]}"
+    log "cargo lambda build $arch_flag took $((SECONDS - started)) s"
 
     local failures=() file size machine
     local rows=()
     for bin in "${binaries[@]}"; do
-        file="${CARGO_TARGET_DIR:-target}/lambda/$bin/bootstrap"
+        file="$lambda_dir/$bin/bootstrap"
         if [[ ! -f "$file" ]]; then
             failures+=("$file is missing")
             continue
@@ -128,4 +141,63 @@ build_lambdas() {
     if [[ ${#failures[@]} -gt 0 ]]; then
         die "${failures[@]}"
     fi
+}
+
+# Builds every function for the architecture template.yaml deploys (arm64; x86_64 when the arm64
+# standard library cannot be had, said loudly) into target/lambda/<binary>/bootstrap, where
+# `sam build` puts them, and reports their sizes.
+build_lambdas() {
+    build_lambdas_for "$(lambda_arch_flag)" "${CARGO_TARGET_DIR:-target}/lambda"
+}
+
+# Where the x86_64 builds of the benchmark go, beside target/lambda (the deployed arm64 ones).
+lambda_x86_dir() {
+    printf '%s/lambda-x86_64' "${CARGO_TARGET_DIR:-target}"
+}
+
+# bench_lambdas QUICK OUT: benchmark B5 with bench's `startup` program (target/release/startup,
+# built by scripts/bench). Full run: builds every function for arm64 (target/lambda) and x86_64
+# (target/lambda-x86_64) as `sam build` would, reports both sizes and the start-up of the x86_64
+# ones (this machine cannot run arm64 code), 20 starts each. Quick run (QUICK=true): the host's
+# plain `cargo build --release` of the functions (x86_64, sharing scripts/bench's release build),
+# 5 starts each, no arm64 build. Writes OUT as
+# {"functions": {"<binary>": {"arm64Bytes", "x86_64Bytes", "startupMsMedian", ...}}}.
+bench_lambdas() {
+    local quick="$1" out="$2"
+    local startup="${CARGO_TARGET_DIR:-target}/release/startup"
+    [[ -x "$startup" ]] || die "$startup is missing: build it first (cargo build --release --workspace --bin startup)"
+    local binaries=() bin files=() runs=20
+    mapfile -t binaries < <(lambda_binaries)
+    if [[ "$quick" == true ]]; then
+        runs=5
+        local bin_args=()
+        for bin in "${binaries[@]}"; do
+            bin_args+=(--bin "$bin")
+            files+=("${CARGO_TARGET_DIR:-target}/release/$bin")
+        done
+        log "quick: host x86_64 release builds of the functions, no arm64 build"
+        cargo build --release --locked "${bin_args[@]}"
+    else
+        local arm_dir x86_dir
+        arm_dir="${CARGO_TARGET_DIR:-target}/lambda"
+        x86_dir=$(lambda_x86_dir)
+        if [[ "$(lambda_arch_flag)" == "--arm64" ]]; then
+            build_lambdas_for --arm64 "$arm_dir"
+            for bin in "${binaries[@]}"; do
+                files+=("$arm_dir/$bin/bootstrap")
+            done
+        else
+            log "WARNING: no arm64 build: B5 reports x86_64 sizes only"
+        fi
+        build_lambdas_for --x86-64 "$x86_dir"
+        for bin in "${binaries[@]}"; do
+            files+=("$x86_dir/$bin/bootstrap")
+        done
+    fi
+
+    local figures
+    figures=$(mktemp "${TMPDIR:-/tmp}/herald-b5.XXXXXX")
+    "$startup" --runs "$runs" --json "$figures" "${files[@]}"
+    printf '{"functions": %s}\n' "$(cat "$figures")" >"$out"
+    rm -f "$figures"
 }

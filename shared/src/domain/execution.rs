@@ -242,7 +242,7 @@ impl MessageId {
         h.update([0]);
         h.update(channel.as_str().as_bytes());
         let digest = h.finalize();
-        Self(digest.iter().take(16).map(|b| format!("{b:02x}")).collect())
+        Self(hex::encode(&digest[..16]))
     }
 
     /// Reads a stored or provider-tagged id back (32 lowercase hex digits).

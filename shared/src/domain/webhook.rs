@@ -121,11 +121,7 @@ pub fn signature(secret: &str, timestamp: Timestamp, body: &str) -> String {
     let hex = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
         .map(|mut m| {
             m.update(format!("{t}.{body}").as_bytes());
-            m.finalize()
-                .into_bytes()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
+            hex::encode(m.finalize().into_bytes())
         })
         .unwrap_or_default();
     format!("t={t},v1={hex}")

@@ -16,7 +16,7 @@ pub(crate) fn encode(item: &Item, names: &[&str]) -> Option<String> {
         key.insert(*name, get_s(item, name)?);
     }
     let json = serde_json::to_string(&key).ok()?;
-    Some(json.bytes().map(|b| format!("{b:02x}")).collect())
+    Some(hex::encode(json))
 }
 
 fn bad(text: &str) -> StoreError {
@@ -26,16 +26,6 @@ fn bad(text: &str) -> StoreError {
     ))
 }
 
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) || !text.is_ascii() {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
-        .collect()
-}
-
 /// The start key a cursor stands for. `belongs` checks its attribute values (for example that
 /// the partition is the one being listed).
 pub(crate) fn decode(
@@ -43,7 +33,7 @@ pub(crate) fn decode(
     names: &[&str],
     belongs: impl Fn(&BTreeMap<String, String>) -> bool,
 ) -> StoreResult<Item> {
-    let bytes = unhex(text).ok_or_else(|| bad(text))?;
+    let bytes = hex::decode(text).map_err(|_| bad(text))?;
     let key: BTreeMap<String, String> = serde_json::from_slice(&bytes).map_err(|_| bad(text))?;
     let exact = key.len() == names.len() && names.iter().all(|n| key.contains_key(*n));
     if !exact || key.values().any(String::is_empty) || !belongs(&key) {

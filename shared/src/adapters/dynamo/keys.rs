@@ -165,8 +165,7 @@ fn long_key(text: &str) -> String {
         text.to_string()
     } else {
         let digest = Sha256::digest(text.as_bytes());
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        format!("#sha256#{hex}")
+        format!("#sha256#{}", hex::encode(digest))
     }
 }
 

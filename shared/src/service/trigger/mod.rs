@@ -258,10 +258,7 @@ pub struct TriggerService<S, D, Q, C> {
 /// hash whatever its whitespace or key order.
 fn body_hash(value: &impl Serialize) -> String {
     let bytes = serde_json::to_vec(value).unwrap_or_default();
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(bytes))
 }
 
 impl<S, D, Q, C> TriggerService<S, D, Q, C>
