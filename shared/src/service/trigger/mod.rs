@@ -8,6 +8,7 @@
 //! and resumes the same execution, and the deterministic message ids make sure nobody is sent
 //! twice.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -235,7 +236,7 @@ pub struct ExecutionView {
 /// execution.
 pub(crate) struct CampaignCtx {
     pub campaign: Campaign,
-    pub version: CampaignVersion,
+    pub version: Arc<CampaignVersion>,
     pub compiled: Arc<CompiledCampaign>,
     pub channel_config: Option<ChannelConfig>,
     pub rule_set: Option<RuleSet>,
@@ -251,7 +252,43 @@ pub struct TriggerService<S, D, Q, C> {
     pacer: audience::Pacer,
     clock: C,
     templates: Arc<TemplateCache>,
+    versions: VersionCache,
     config: TriggerConfig,
+}
+
+/// Campaign versions read for executions, by campaign id, each valid while the campaign record
+/// is at the revision it was read at: every change to a campaign or to any of its versions is
+/// one atomic write that bumps the campaign's revision (`CampaignStore::update_campaign`), so a
+/// hit is exactly what the store would return, and a trigger reads the small campaign record
+/// only instead of also reading and parsing its version. Bounded: emptied when full.
+#[derive(Default)]
+struct VersionCache {
+    inner: std::sync::Mutex<HashMap<CampaignId, (u64, Arc<CampaignVersion>)>>,
+}
+
+/// Campaigns whose versions [`VersionCache`] holds at most.
+const VERSION_CACHE_CAPACITY: usize = 1024;
+
+impl VersionCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CampaignId, (u64, Arc<CampaignVersion>)>> {
+        // The map is always consistent (single inserts and clears), so a poisoned lock is usable.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn get(&self, campaign: &Campaign, version: u32) -> Option<Arc<CampaignVersion>> {
+        self.lock()
+            .get(&campaign.id)
+            .filter(|(revision, v)| *revision == campaign.revision && v.version == version)
+            .map(|(_, v)| Arc::clone(v))
+    }
+
+    fn put(&self, campaign: &Campaign, version: Arc<CampaignVersion>) {
+        let mut map = self.lock();
+        if map.len() >= VERSION_CACHE_CAPACITY && !map.contains_key(&campaign.id) {
+            map.clear();
+        }
+        map.insert(campaign.id, (campaign.revision, version));
+    }
 }
 
 /// sha256 of the canonical JSON of a request: the same request re-serialized gives the same
@@ -283,6 +320,7 @@ where
             pacer: audience::Pacer::default(),
             clock,
             templates,
+            versions: VersionCache::default(),
             config,
         }
     }
@@ -316,11 +354,7 @@ where
                 status: campaign.status,
             });
         };
-        let version = self
-            .store
-            .get_campaign_version(id, n)
-            .await?
-            .ok_or_else(|| TriggerError::CampaignNotFound(format!("{id} v{n}")))?;
+        let version = self.version_of(&campaign, n).await?;
         let spec = &version.spec;
         let now = self.clock.now();
         if !spec.schedule.contains(now) {
@@ -357,7 +391,7 @@ where
     async fn context_for(
         &self,
         campaign: Campaign,
-        version: CampaignVersion,
+        version: Arc<CampaignVersion>,
     ) -> Result<CampaignCtx, TriggerError> {
         let spec = &version.spec;
         let compiled = self
@@ -646,12 +680,29 @@ where
                 status: campaign.status,
             });
         }
-        let version = self
-            .store
-            .get_campaign_version(id, version)
-            .await?
-            .ok_or_else(|| TriggerError::CampaignNotFound(format!("{id} v{version}")))?;
+        let version = self.version_of(&campaign, version).await?;
         self.context_for(campaign, version).await
+    }
+
+    /// Version `n` of a campaign just read: from [`VersionCache`] while the campaign is at the
+    /// revision it was cached at, from the store otherwise.
+    async fn version_of(
+        &self,
+        campaign: &Campaign,
+        n: u32,
+    ) -> Result<Arc<CampaignVersion>, TriggerError> {
+        if let Some(v) = self.versions.get(campaign, n) {
+            return Ok(v);
+        }
+        let id = campaign.id;
+        let version = Arc::new(
+            self.store
+                .get_campaign_version(id, n)
+                .await?
+                .ok_or_else(|| TriggerError::CampaignNotFound(format!("{id} v{n}")))?,
+        );
+        self.versions.put(campaign, Arc::clone(&version));
+        Ok(version)
     }
 
     /// Marks a held message excluded because its campaign can no longer send.

@@ -518,6 +518,42 @@ async fn triggers_for_unknown_stopped_or_wrong_kind_campaigns_are_refused() {
     assert_eq!((err.status(), err.code()), (409, "campaign-not-live"));
 }
 
+/// Triggers keep the version they read in a cache; a new live version (a campaign write bumps
+/// its revision) is what the next trigger renders, and a stopped campaign is refused at once.
+#[tokio::test]
+async fn a_newly_activated_version_is_used_by_the_next_trigger() {
+    let w = world();
+    let campaign = w.reset_email().await;
+    let id: CampaignId = campaign.parse().unwrap();
+    let to = |rid: &str| {
+        json!({"requestId": rid, "campaignId": campaign, "context": {"url": "https://x.example/r"},
+        "recipients": [{"type": "external", "namespace": "email", "userId": format!("{rid}@example.com")}]})
+    };
+    for rid in ["v1a", "v1b"] {
+        w.unitary(to(rid)).await.unwrap();
+    }
+    w.admin.open_draft(id, None).await.unwrap();
+    let mut spec =
+        serde_json::to_value(w.admin.get_campaign_version(id, 2).await.unwrap().spec).unwrap();
+    spec["content"]["email"]["subject"] = json!("Version two");
+    let spec: CampaignSpec = serde_json::from_value(spec).unwrap();
+    w.admin.update_campaign(id, spec, None).await.unwrap();
+    w.admin.activate_campaign(id, None).await.unwrap();
+    w.unitary(to("v2")).await.unwrap();
+    let subjects: Vec<String> = w
+        .delivery
+        .emails
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|e| e.content.subject.clone())
+        .collect();
+    assert_eq!(subjects, ["Reset, there", "Reset, there", "Version two"]);
+    w.admin.stop_campaign(id, None).await.unwrap();
+    let err = w.unitary(to("stopped")).await.unwrap_err();
+    assert_eq!((err.status(), err.code()), (409, "campaign-not-live"));
+}
+
 #[tokio::test]
 async fn a_disabled_push_endpoint_suppresses_the_token() {
     let w = world();
