@@ -155,17 +155,16 @@ lambda_x86_dir() {
     printf '%s/lambda-x86_64' "${CARGO_TARGET_DIR:-target}"
 }
 
-# bench_lambdas QUICK OUT: benchmark B5 with bench's `startup` program (target/release/startup,
-# built by scripts/bench). Full run: builds every function for arm64 (target/lambda) and x86_64
+# bench_lambdas QUICK STARTUP OUT: benchmark B5 with bench's `startup` program (STARTUP, built by
+# scripts/bench). Full run: builds every function for arm64 (target/lambda) and x86_64
 # (target/lambda-x86_64) as `sam build` would, reports both sizes and the start-up of the x86_64
 # ones (this machine cannot run arm64 code), 20 starts each. Quick run (QUICK=true): the host's
-# plain `cargo build --release` of the functions (x86_64, sharing scripts/bench's release build),
-# 5 starts each, no arm64 build. Writes OUT as
+# debug builds of the functions (the test command's), 5 starts each, no Lambda build: its figures
+# only show that the benchmark works. Writes OUT as
 # {"functions": {"<binary>": {"arm64Bytes", "x86_64Bytes", "startupMsMedian", ...}}}.
 bench_lambdas() {
-    local quick="$1" out="$2"
-    local startup="${CARGO_TARGET_DIR:-target}/release/startup"
-    [[ -x "$startup" ]] || die "$startup is missing: build it first (cargo build --release --workspace --bin startup)"
+    local quick="$1" startup="$2" out="$3"
+    [[ -x "$startup" ]] || die "$startup is missing: build it first (cargo build -p herald-bench --bin startup)"
     local binaries=() bin files=() runs=20
     mapfile -t binaries < <(lambda_binaries)
     if [[ "$quick" == true ]]; then
@@ -173,10 +172,10 @@ bench_lambdas() {
         local bin_args=()
         for bin in "${binaries[@]}"; do
             bin_args+=(--bin "$bin")
-            files+=("${CARGO_TARGET_DIR:-target}/release/$bin")
+            files+=("${CARGO_TARGET_DIR:-target}/debug/$bin")
         done
-        log "quick: host x86_64 release builds of the functions, no arm64 build"
-        cargo build --release --locked "${bin_args[@]}"
+        log "quick: host debug builds of the functions, no Lambda build"
+        cargo build --locked "${bin_args[@]}"
     else
         local arm_dir x86_dir
         arm_dir="${CARGO_TARGET_DIR:-target}/lambda"
