@@ -8,3 +8,18 @@ pub mod report;
 pub mod capacity;
 pub mod fixtures;
 pub mod server;
+
+/// A benchmark program's exit: success, or `<program>: <error>: <source>: …` on standard error
+/// (the whole chain of causes) and a failure status.
+pub fn exit_with<E: std::error::Error>(
+    program: &str,
+    result: Result<(), E>,
+) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{program}: {}", herald_core::logging::error_chain(&e));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -390,14 +390,7 @@ async fn a_full_call_of_10000_members_is_taken_by_add_and_remove() {
             json!({"identities": {"email": format!("member{i:05}@example.com")}}).to_string() + "\n"
         })
         .collect();
-    let import = s
-        .send(
-            Method::POST,
-            "/profiles/import",
-            Some(ndjson.into_bytes()),
-            &[("content-type", "application/x-ndjson")],
-        )
-        .await;
+    let import = s.import_profiles(ndjson).await;
     assert_eq!(import.status, 200, "{}", import.text);
     assert_eq!(import.body["created"], 10_000, "{}", import.text);
 
@@ -491,14 +484,7 @@ async fn people_and_lists(s: HeraldServer) {
         })
         .collect();
     ndjson.push_str("{\"identities\": {\"email\": \"broken\"}}\n");
-    let import = s
-        .send(
-            Method::POST,
-            "/profiles/import",
-            Some(ndjson.into_bytes()),
-            &[("content-type", "application/x-ndjson")],
-        )
-        .await;
+    let import = s.import_profiles(ndjson).await;
     assert_eq!(import.status, 200, "{}", import.text);
     assert_eq!(import.body["received"], 1001);
     assert_eq!(import.body["created"], 1000);

@@ -854,14 +854,7 @@ async fn an_audience_execution_resumes_after_a_crash_without_sending_twice() {
         lines.push_str(&json!({"identities": {"phone": format!("+336123450{i:02}")}}).to_string());
         lines.push('\n');
     }
-    let import = s
-        .send(
-            Method::POST,
-            "/profiles/import",
-            Some(lines.into_bytes()),
-            &[],
-        )
-        .await;
+    let import = s.import_profiles(lines).await;
     assert_eq!(import.body["created"], members, "{}", import.text);
     let aud = s
         .post("/audiences", &json!({"name": "Many", "kind": "static"}))

@@ -187,6 +187,17 @@ impl HeraldServer {
             .await
     }
 
+    /// `POST /profiles/import` of an NDJSON body (one profile update a line).
+    pub async fn import_profiles(&self, ndjson: String) -> Reply {
+        self.send(
+            Method::POST,
+            "/profiles/import",
+            Some(ndjson.into_bytes()),
+            &[("content-type", "application/x-ndjson")],
+        )
+        .await
+    }
+
     pub async fn post_empty(&self, path: &str) -> Reply {
         self.send(Method::POST, path, None, &[]).await
     }

@@ -183,17 +183,5 @@ async fn run(args: &Args) -> Result<(), Error> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    match run(&args).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            let mut message = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                message.push_str(&format!(": {s}"));
-                source = s.source();
-            }
-            eprintln!("capacity: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    herald_bench::exit_with("capacity", run(&args).await)
 }

@@ -133,19 +133,7 @@ struct Setup {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    match run(&args).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            let mut message = format!("fanout: {e}");
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                message.push_str(&format!(": {s}"));
-                source = s.source();
-            }
-            eprintln!("{message}");
-            ExitCode::FAILURE
-        }
-    }
+    herald_bench::exit_with("fanout", run(&args).await)
 }
 
 async fn run(args: &Args) -> Result<(), FanoutError> {

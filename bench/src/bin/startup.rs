@@ -362,13 +362,7 @@ async fn main() -> ExitCode {
         Ok(args) => run(args).await,
         Err(e) => Err(e),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("B5 failed: {}", herald_core::logging::error_chain(&e));
-            ExitCode::FAILURE
-        }
-    }
+    herald_bench::exit_with("startup (B5)", result)
 }
 
 #[cfg(test)]
