@@ -42,8 +42,8 @@ impl EmailAddress {
         )))
     }
 
-    /// An address Herald parsed before and stored in this form (a profile's `email` identity,
-    /// which is [`EmailAddress::parse`]d and lowercased on every write): not checked again.
+    /// An address Herald parsed before and stored in this form (see [`Profile::email`](crate::domain::Profile::email)):
+    /// not checked again.
     pub fn from_stored(value: &str) -> Self {
         Self(value.to_string())
     }
@@ -103,9 +103,8 @@ impl PhoneNumber {
         ))
     }
 
-    /// A number Herald parsed before and stored in E.164 form (a profile's `phone` identity, which
-    /// is [`PhoneNumber::parse`]d on every write): not checked against libphonenumber's metadata
-    /// again, which costs more than the rest of an SMS's pipeline.
+    /// A number Herald parsed before and stored in E.164 form (see [`Profile::phone`](crate::domain::Profile::phone)):
+    /// not checked again.
     pub fn from_stored(value: &str) -> Self {
         Self(value.to_string())
     }

@@ -201,16 +201,27 @@ impl Profile {
             .collect()
     }
 
-    pub fn email(&self) -> Option<EmailAddress> {
+    /// The identity stored under `namespace` (parsed and normalized when it was written).
+    fn identity(&self, namespace: &str) -> Option<&str> {
         self.identities
-            .get(&Namespace(Namespace::EMAIL.into()))
-            .and_then(|v| EmailAddress::parse(v).ok())
+            .iter()
+            .find(|(ns, _)| ns.as_str() == namespace)
+            .map(|(_, v)| v.as_str())
     }
 
+    /// The `email` identity. It was parsed on write ([`Identity::parse`]), so it is not checked
+    /// again: this is on every message's path.
+    pub fn email(&self) -> Option<EmailAddress> {
+        self.identity(Namespace::EMAIL)
+            .map(EmailAddress::from_stored)
+    }
+
+    /// The `phone` identity, E.164. It was parsed on write ([`Identity::parse`]), so it is not
+    /// checked against libphonenumber's metadata again (that costs more than the rest of an
+    /// SMS's pipeline).
     pub fn phone(&self) -> Option<PhoneNumber> {
-        self.identities
-            .get(&Namespace(Namespace::PHONE.into()))
-            .and_then(|v| PhoneNumber::parse(v).ok())
+        self.identity(Namespace::PHONE)
+            .map(PhoneNumber::from_stored)
     }
 }
 

@@ -39,36 +39,14 @@ fn user_id_in(recipient: &Recipient, namespace: &str) -> Option<String> {
         .then(|| recipient.user_id.clone())
 }
 
-/// A profile's identity in `namespace`, as stored (parsed and normalized when it was written).
-fn stored_identity<'a>(profile: Option<&'a Profile>, namespace: &str) -> Option<&'a str> {
-    profile.and_then(|p| {
-        p.identities
-            .iter()
-            .find(|(ns, _)| ns.as_str() == namespace)
-            .map(|(_, v)| v.as_str())
-    })
-}
-
-/// The address from the first source that has one: the trigger's `channelData` (parsed), the
-/// profile's stored identity (already parsed when it was written, so taken as it is), the
-/// `userId` (parsed).
-fn address_from(
-    given: Option<&str>,
-    stored: Option<&str>,
-    user_id: impl FnOnce() -> Option<String>,
+/// The first address found, in order: the trigger's `channelData`, the profile, the `userId`
+/// (see [`resolve`]); `none` when there is none.
+fn first_found<T>(
+    found: Option<Result<T, crate::domain::ValidationError>>,
     none: &str,
-    parse: impl Fn(&str) -> Result<Address, crate::domain::ValidationError>,
-    trusted: impl FnOnce(&str) -> Address,
-) -> Result<Address, NoAddress> {
-    let parsed = |raw: &str| parse(raw).map_err(|e| (ExclusionReason::InvalidAddress, e.message));
-    if let Some(raw) = given {
-        return parsed(raw);
-    }
-    if let Some(value) = stored {
-        return Ok(trusted(value));
-    }
-    match user_id() {
-        Some(raw) => parsed(&raw),
+) -> Result<T, NoAddress> {
+    match found {
+        Some(address) => address.map_err(|e| (ExclusionReason::InvalidAddress, e.message)),
         None => Err((ExclusionReason::NoAddress, none.to_string())),
     }
 }
@@ -81,22 +59,27 @@ pub(crate) fn resolve(
 ) -> Result<Address, NoAddress> {
     let data = recipient.channel_data.as_ref();
     match channel {
-        Channel::Email => address_from(
-            data.and_then(|d| d.email_address.as_deref()),
-            stored_identity(profile, Namespace::EMAIL),
-            || user_id_in(recipient, Namespace::EMAIL),
+        // A given address is parsed; a profile's was parsed when it was stored.
+        Channel::Email => first_found(
+            data.and_then(|d| d.email_address.as_deref())
+                .map(EmailAddress::parse)
+                .or_else(|| profile.and_then(Profile::email).map(Ok))
+                .or_else(|| {
+                    user_id_in(recipient, Namespace::EMAIL).map(|u| EmailAddress::parse(&u))
+                }),
             "no email address: none in channelData, the profile or the userId",
-            |raw| EmailAddress::parse(raw).map(Address::Email),
-            |stored| Address::Email(EmailAddress::from_stored(stored)),
-        ),
-        Channel::Sms => address_from(
-            data.and_then(|d| d.mobile_phone_number.as_deref()),
-            stored_identity(profile, Namespace::PHONE),
-            || user_id_in(recipient, Namespace::PHONE),
+        )
+        .map(Address::Email),
+        Channel::Sms => first_found(
+            data.and_then(|d| d.mobile_phone_number.as_deref())
+                .map(PhoneNumber::parse)
+                .or_else(|| profile.and_then(Profile::phone).map(Ok))
+                .or_else(|| {
+                    user_id_in(recipient, Namespace::PHONE).map(|u| PhoneNumber::parse(&u))
+                }),
             "no phone number: none in channelData, the profile or the userId",
-            |raw| PhoneNumber::parse(raw).map(Address::Sms),
-            |stored| Address::Sms(PhoneNumber::from_stored(stored)),
-        ),
+        )
+        .map(Address::Sms),
         Channel::Push => {
             let settings = match config.map(|c| &c.spec.settings) {
                 Some(ChannelSettings::Push(s)) => s.clone(),
