@@ -7,7 +7,7 @@ pub mod report;
 
 pub mod capacity;
 pub mod fixtures;
-pub mod server;
+pub mod procfs;
 
 /// A benchmark program's exit: success, or `<program>: <error>: <source>: …` on standard error
 /// (the whole chain of causes) and a failure status.

@@ -230,6 +230,13 @@ impl HeraldServer {
 }
 
 impl HeraldServer {
+    /// Stops the server like [`HeraldServer::stop`] but keeps its data directory, for a restart
+    /// on it ([`HeraldServer::start_in`]) or for the caller to remove.
+    pub fn stop_keeping_data(mut self) -> bool {
+        self.keep_data = true;
+        self.stop()
+    }
+
     /// Kills the process at once (SIGKILL, a crash) and returns its data directory, kept.
     pub fn crash(mut self) -> PathBuf {
         let _ = self.child.kill();

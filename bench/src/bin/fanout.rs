@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use herald_bench::fixtures;
-use herald_bench::server::{CpuTime, Herald, Memory, ServerError, megabytes};
-use reqwest::Method;
+use herald_bench::procfs::{CpuTime, Memory, megabytes};
+use herald_tests::server::{HeraldServer, Reply};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -63,8 +63,14 @@ struct Args {
 
 #[derive(Debug, thiserror::Error)]
 enum FanoutError {
-    #[error(transparent)]
-    Server(#[from] ServerError),
+    #[error("{what}: herald serve answered {status}: {body}")]
+    Status {
+        what: &'static str,
+        status: u16,
+        body: String,
+    },
+    #[error("herald serve did not stop cleanly after SIGTERM")]
+    Stop,
     #[error("{what}: unexpected answer {body}")]
     Unexpected { what: &'static str, body: String },
     #[error("could not read the memory or CPU time of process {pid}")]
@@ -216,29 +222,40 @@ async fn one_size(
     cores: usize,
     data_dir: &Path,
 ) -> Result<Figures, FanoutError> {
-    let server = Herald::start(&args.herald, data_dir, &["--delivery", "discard"]).await?;
+    let start = || {
+        HeraldServer::start_in(
+            &args.herald,
+            data_dir.to_path_buf(),
+            &["--delivery", "discard"],
+            &[],
+        )
+    };
+    let server = start();
     let setup = load(&server, size).await?;
     let load_seconds = setup.import_seconds + setup.members_seconds;
     println!(
         "B3 {size}: loaded in {load_seconds:.1} s (profile import {:.1} s, audience members {:.1} s; not the benchmark)",
         setup.import_seconds, setup.members_seconds
     );
-    server.stop().await?;
+    stop(server)?;
 
-    let server = Herald::start(&args.herald, data_dir, &["--delivery", "discard"]).await?;
+    let server = start();
     let pid = server.pid();
     let memory = |pid| Memory::of(pid).map_err(|source| FanoutError::Proc { pid, source });
     let cpu = |pid| CpuTime::of(pid).map_err(|source| FanoutError::Proc { pid, source });
     let idle = memory(pid)?;
     let cpu_before = cpu(pid)?;
     let started = Instant::now();
-    let reply = server
-        .post(
-            "/im/executions/audience",
-            &json!({"campaignId": setup.campaign, "requestId": format!("fanout-{size}"),
-                    "context": fixtures::order_context()}),
-        )
-        .await?;
+    let reply = ok(
+        "the audience trigger",
+        server
+            .post(
+                "/im/executions/audience",
+                &json!({"campaignId": setup.campaign, "requestId": format!("fanout-{size}"),
+                        "context": fixtures::order_context()}),
+            )
+            .await,
+    )?;
     let execution = string_at(&reply, "executionId", "the audience trigger")?;
     let path = format!("/im/executions/audience/{execution}");
     let poll = Duration::from_millis(args.poll_ms.max(1));
@@ -248,7 +265,7 @@ async fn one_size(
     let (elapsed, counts) = loop {
         tokio::time::sleep(poll).await;
         sampled_peak = sampled_peak.max(memory(pid)?.rss_kb);
-        let status = server.get(&path).await?;
+        let status = ok("the execution's status", server.get(&path).await)?;
         let counts = status.get("counts").cloned().unwrap_or(Value::Null);
         let done = recorded(&counts);
         if done >= size as u64 {
@@ -275,7 +292,7 @@ async fn one_size(
     };
     let end = memory(pid)?;
     let cpu_seconds = cpu(pid)?.total_seconds() - cpu_before.total_seconds();
-    server.stop().await?;
+    stop(server)?;
     let sent = counts.get("sent").and_then(Value::as_u64).unwrap_or(0);
     if sent != size as u64 {
         return Err(FanoutError::NotAllSent { sent, size, counts });
@@ -301,6 +318,27 @@ async fn one_size(
     })
 }
 
+/// The body of a 2xx answer; any other answer is an error naming `what` was asked.
+fn ok(what: &'static str, reply: Reply) -> Result<Value, FanoutError> {
+    if reply.status.is_success() {
+        Ok(reply.body)
+    } else {
+        Err(FanoutError::Status {
+            what,
+            status: reply.status.as_u16(),
+            body: reply.text,
+        })
+    }
+}
+
+/// Stops the server gracefully, leaving its data directory to the caller.
+fn stop(server: HeraldServer) -> Result<(), FanoutError> {
+    server
+        .stop_keeping_data()
+        .then_some(())
+        .ok_or(FanoutError::Stop)
+}
+
 /// Outcomes recorded for good or held: every recipient has one of these once the run is over.
 fn recorded(counts: &Value) -> u64 {
     ["sent", "excluded", "failed", "unknown", "queued"]
@@ -321,30 +359,42 @@ fn string_at(v: &Value, key: &str, what: &'static str) -> Result<String, FanoutE
 
 /// The channel configuration, audience and live campaign, then `size` profiles imported and
 /// added to the audience.
-async fn load(server: &Herald, size: usize) -> Result<Setup, FanoutError> {
-    let config = server
-        .post(
-            "/channel-configs",
-            &json!({"name": "Shop marketing email", "category": "marketing",
-                    "email": {"fromAddress": "news@shop.example.com", "fromName": "Example Shop",
-                              "replyTo": "help@shop.example.com", "configurationSet": "herald-events"}}),
-        )
-        .await?;
+async fn load(server: &HeraldServer, size: usize) -> Result<Setup, FanoutError> {
+    let config = ok(
+        "the channel configuration",
+        server
+            .post(
+                "/channel-configs",
+                &json!({"name": "Shop marketing email", "category": "marketing",
+                        "email": {"fromAddress": "news@shop.example.com", "fromName": "Example Shop",
+                                  "replyTo": "help@shop.example.com", "configurationSet": "herald-events"}}),
+            )
+            .await,
+    )?;
     let config = string_at(&config, "id", "the channel configuration")?;
-    let audience = server
-        .post(
-            "/audiences",
-            &json!({"name": format!("Fan-out {size}"), "kind": "static"}),
-        )
-        .await?;
+    let audience = ok(
+        "the audience",
+        server
+            .post(
+                "/audiences",
+                &json!({"name": format!("Fan-out {size}"), "kind": "static"}),
+            )
+            .await,
+    )?;
     let audience = string_at(&audience, "id", "the audience")?;
-    let campaign = server
-        .post("/campaigns", &marketing_email(&config, &audience))
-        .await?;
+    let campaign = ok(
+        "the campaign",
+        server
+            .post("/campaigns", &marketing_email(&config, &audience))
+            .await,
+    )?;
     let campaign = string_at(&campaign, "id", "the campaign")?;
-    let live = server
-        .post_empty(&format!("/campaigns/{campaign}/activate"))
-        .await?;
+    let live = ok(
+        "the campaign's activation",
+        server
+            .post_empty(&format!("/campaigns/{campaign}/activate"))
+            .await,
+    )?;
     if live.get("status").and_then(Value::as_str) != Some("live") {
         return Err(FanoutError::Unexpected {
             what: "the campaign's activation",
@@ -356,13 +406,7 @@ async fn load(server: &Herald, size: usize) -> Result<Setup, FanoutError> {
     let mut next = 0;
     while next < size {
         let (body, end) = import_chunk(next, size);
-        let report = server
-            .call(
-                Method::POST,
-                "/profiles/import",
-                Some(("application/x-ndjson", body.into_bytes())),
-            )
-            .await?;
+        let report = ok("a profile import", server.import_profiles(body).await)?;
         let created = report.get("created").and_then(Value::as_u64);
         if created != Some((end - next) as u64) {
             return Err(FanoutError::Unexpected {
@@ -380,13 +424,17 @@ async fn load(server: &Herald, size: usize) -> Result<Setup, FanoutError> {
     let mut count = None;
     while next < size {
         let (body, end) = members_chunk(next, size);
-        let view = server
-            .call(
-                Method::POST,
-                &members,
-                Some(("application/json", body.into_bytes())),
-            )
-            .await?;
+        let view = ok(
+            "an audience member call",
+            server
+                .send(
+                    reqwest::Method::POST,
+                    &members,
+                    Some(body.into_bytes()),
+                    &[],
+                )
+                .await,
+        )?;
         count = view.get("memberCount").and_then(Value::as_u64);
         next = end;
     }
