@@ -374,7 +374,7 @@ where
         }
     }
 
-    /// Runs a batch's members through the pipeline at the campaign's rate.
+    /// Runs a batch's members through the pipeline, a few at a time, at the campaign's rate.
     async fn run_batch(&self, batch: &AudienceBatch) -> Result<(), TriggerError> {
         let Some(execution) = self.store.get_execution(batch.execution_id).await? else {
             return Ok(());
@@ -395,12 +395,10 @@ where
             serde_json::Value::Object(m) => m.clone(),
             _ => Default::default(),
         };
-        let rate = ctx.version.spec.rate_limit;
-        for member in &batch.members {
-            if let Some(per_second) = rate {
-                self.pacer.wait(ctx.campaign.id, per_second).await;
-            }
-            let work = RecipientWork {
+        let works: Vec<RecipientWork> = batch
+            .members
+            .iter()
+            .map(|member| RecipientWork {
                 execution_id: batch.execution_id,
                 campaign_id: batch.campaign_id,
                 campaign_version: batch.campaign_version,
@@ -416,9 +414,10 @@ where
                 },
                 request_context: context.clone(),
                 profile_id: Some(*member),
-            };
-            self.process(&ctx, &work).await?;
-        }
+            })
+            .collect();
+        self.process_all(&ctx, &works, ctx.version.spec.rate_limit)
+            .await?;
         self.settle_execution(batch.execution_id).await
     }
 

@@ -61,7 +61,7 @@ pub struct TriggerConfig {
     /// back-off (doubled each attempt).
     pub throttle_attempts: u32,
     pub throttle_backoff: Duration,
-    /// Recipients of one call processed at once.
+    /// Recipients of one call, or members of one audience batch, processed at once.
     pub concurrency: usize,
 }
 
@@ -468,7 +468,7 @@ where
                 profile_id: None,
             })
             .collect();
-        self.process_all(&ctx, &works).await?;
+        self.process_all(&ctx, &works, None).await?;
         let finished = self.close_execution(execution).await?;
         let response = ExecutionResponse {
             execution_id,
@@ -617,24 +617,42 @@ where
             .await
     }
 
-    /// Runs every recipient through the pipeline, a few at a time.
-    async fn process_all(
+    /// Runs every recipient through the pipeline, [`TriggerConfig::concurrency`] at a time,
+    /// each (with `pace`, a rate in messages per second) after waiting for its send slot. The
+    /// records come back in the order of `works`.
+    pub(crate) async fn process_all(
         &self,
         ctx: &CampaignCtx,
         works: &[RecipientWork],
+        pace: Option<u32>,
     ) -> Result<Vec<MessageRecord>, TriggerError> {
         use futures_util::stream::{FuturesOrdered, StreamExt};
+        let mut waiting = works.iter();
+        let mut running: FuturesOrdered<_> = waiting
+            .by_ref()
+            .take(self.config.concurrency.max(1))
+            .map(|work| self.process_paced(ctx, work, pace))
+            .collect();
         let mut records = Vec::with_capacity(works.len());
-        for chunk in works.chunks(self.config.concurrency.max(1)) {
-            let mut running = FuturesOrdered::new();
-            for work in chunk {
-                running.push_back(self.process(ctx, work));
-            }
-            while let Some(record) = running.next().await {
-                records.push(record?);
+        while let Some(record) = running.next().await {
+            records.push(record?);
+            if let Some(work) = waiting.next() {
+                running.push_back(self.process_paced(ctx, work, pace));
             }
         }
         Ok(records)
+    }
+
+    async fn process_paced(
+        &self,
+        ctx: &CampaignCtx,
+        work: &RecipientWork,
+        pace: Option<u32>,
+    ) -> Result<MessageRecord, StoreError> {
+        if let Some(per_second) = pace {
+            self.pacer.wait(ctx.campaign.id, per_second).await;
+        }
+        self.process(ctx, work).await
     }
 
     /// Releases held messages that are due (quiet hours over, throttling backed off): each

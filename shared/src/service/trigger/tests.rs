@@ -27,6 +27,12 @@ struct FakeDelivery {
     script: Arc<Mutex<VecDeque<SendError>>>,
     webhooks: Arc<Mutex<Vec<(String, String)>>>,
     webhook_script: Arc<Mutex<VecDeque<u16>>>,
+    /// SMS only: how long a send takes, the sends in flight and their peak, and when each
+    /// began.
+    sms_latency: Arc<Mutex<Option<std::time::Duration>>>,
+    sms_in_flight: Arc<std::sync::atomic::AtomicUsize>,
+    sms_peak: Arc<std::sync::atomic::AtomicUsize>,
+    sms_started: Arc<Mutex<Vec<std::time::Instant>>>,
 }
 
 impl FakeDelivery {
@@ -59,6 +65,18 @@ impl EmailSender for FakeDelivery {
 
 impl SmsSender for FakeDelivery {
     async fn send_sms(&self, sms: &SmsEnvelope) -> Result<Accepted, SendError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.sms_started
+            .lock()
+            .unwrap()
+            .push(std::time::Instant::now());
+        let latency = *self.sms_latency.lock().unwrap();
+        if let Some(latency) = latency {
+            let now = self.sms_in_flight.fetch_add(1, SeqCst) + 1;
+            self.sms_peak.fetch_max(now, SeqCst);
+            tokio::time::sleep(latency).await;
+            self.sms_in_flight.fetch_sub(1, SeqCst);
+        }
         self.sms.lock().unwrap().push(sms.clone());
         self.answer(&sms.to)
     }
@@ -683,6 +701,63 @@ async fn an_audience_execution_is_planned_and_delivered_through_the_queue_exactl
     let again = w.audience(json!({"requestId": "aud-1", "campaignId": campaign, "audience": {"id": audience}, "context": {"promo": "X"}})).await.unwrap();
     assert!(again.replayed);
     assert_eq!(again.body, reply.body);
+}
+
+/// An audience of `n` phone profiles, each with a first name.
+async fn phone_audience(w: &World, n: usize) -> String {
+    let phones: Vec<String> = (0..n).map(|i| format!("+336123456{i:02}")).collect();
+    for p in &phones {
+        phone_profile(w, p, json!({"attributes": {"firstName": "P"}})).await;
+    }
+    let phones: Vec<&str> = phones.iter().map(String::as_str).collect();
+    w.audience_of_phones(&phones).await
+}
+
+#[tokio::test]
+async fn a_batch_sends_to_several_members_at_once() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let w = world();
+    *w.delivery.sms_latency.lock().unwrap() = Some(std::time::Duration::from_millis(20));
+    let campaign = marketing_sms(&w, json!({"name": "R"})).await;
+    let audience = phone_audience(&w, 24).await;
+    w.audience(json!({"campaignId": campaign, "audience": {"id": audience}}))
+        .await
+        .unwrap();
+    w.run_jobs().await;
+    assert_eq!(w.delivery.calls().len(), 24);
+    assert_eq!(
+        w.delivery.sms_peak.load(SeqCst),
+        TriggerConfig::default().concurrency,
+        "a batch keeps `concurrency` sends in flight"
+    );
+}
+
+#[tokio::test]
+async fn a_rate_limit_spaces_the_sends_of_concurrent_members() {
+    let w = world();
+    let cfg = w
+        .config(json!({"name": "SMS", "category": "marketing", "sms": {"senderId": "Herald"}}))
+        .await;
+    let campaign = w
+        .live_campaign(json!({"name": "Slow", "type": "marketing", "channel": "sms", "channelConfigId": cfg,
+                              "rateLimit": 50, "content": {"sms": {"text": "Hi {{profile.firstName}}"}}}))
+        .await;
+    let audience = phone_audience(&w, 6).await;
+    w.audience(json!({"campaignId": campaign, "audience": {"id": audience}}))
+        .await
+        .unwrap();
+    w.run_jobs().await;
+    let mut started = w.delivery.sms_started.lock().unwrap().clone();
+    assert_eq!(started.len(), 6);
+    started.sort();
+    for pair in started.windows(2) {
+        let gap = pair[1] - pair[0];
+        // 50 per second: a send slot every 20 ms (less a little for the timer's granularity).
+        assert!(
+            gap >= std::time::Duration::from_millis(19),
+            "sends {gap:?} apart"
+        );
+    }
 }
 
 #[tokio::test]
