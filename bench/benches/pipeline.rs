@@ -518,13 +518,13 @@ impl Ceiling {
             let compiled = CompiledCampaign::compile(&spec)
                 .unwrap_or_else(|f| panic!("Herald does not compile the fixture: {f:?}"));
             let input = RenderInput {
-                profile: &data["profile"],
-                context: &data["context"],
+                profile: data["profile"].clone(),
+                context: data["context"].clone(),
                 campaign: &data["campaign"],
                 unsubscribe_url: None,
             };
             compiled
-                .render(&Selection::default(), &input)
+                .render(&Selection::default(), input)
                 .unwrap_or_else(|e| panic!("Herald does not render the fixture: {e}"))
                 .message
         };

@@ -39,10 +39,11 @@ pub mod text;
 pub use cache::TemplateCache;
 
 /// What a template may read. `profile` is the stored attributes overridden by the trigger's
-/// inline profile; `context` is recipient context over request context.
+/// inline profile; `context` is recipient context over request context. Both are taken by
+/// value: they become the template data as they are, without another copy.
 pub struct RenderInput<'a> {
-    pub profile: &'a Value,
-    pub context: &'a Value,
+    pub profile: Value,
+    pub context: Value,
     /// `{id, name, version, type, channel}`; build it with [`campaign_data`].
     pub campaign: &'a Value,
     pub unsubscribe_url: Option<&'a str>,
@@ -182,16 +183,6 @@ fn registry(html: bool) -> Handlebars<'static> {
     h
 }
 
-/// The template data, serialized once per render.
-#[derive(Serialize)]
-struct Data<'a> {
-    profile: &'a Value,
-    context: &'a Value,
-    campaign: &'a Value,
-    #[serde(rename = "unsubscribeUrl", skip_serializing_if = "Option::is_none")]
-    unsubscribe_url: Option<&'a str>,
-}
-
 impl CompiledCampaign {
     /// Compiles every templated field; the findings are `template-syntax` / `triple-stash`
     /// errors with the field path (`content.email.subject`, `content.locales.fr.email.html`…).
@@ -225,7 +216,7 @@ impl CompiledCampaign {
     pub fn render(
         &self,
         selection: &Selection<'_>,
-        input: &RenderInput<'_>,
+        input: RenderInput<'_>,
     ) -> Result<Rendered, RenderError> {
         let (variant, block, prefix) = self.pick_variant(selection)?;
         let (message, locale) = block.for_locale(selection.locale);
@@ -233,14 +224,16 @@ impl CompiledCampaign {
             Some(k) => format!("{prefix}locales.{k}."),
             None => prefix,
         };
-        let data = Data {
-            profile: input.profile,
-            context: input.context,
-            campaign: input.campaign,
-            unsubscribe_url: input.unsubscribe_url,
-        };
-        let ctx = handlebars::Context::wraps(&data)
-            .map_err(|e| RenderError::from_handlebars("content".into(), &e))?;
+        // The data is built as a JSON value directly: `Context::wraps` would serialize it into
+        // a second copy.
+        let mut data = serde_json::Map::with_capacity(4);
+        data.insert("profile".into(), input.profile);
+        data.insert("context".into(), input.context);
+        data.insert("campaign".into(), input.campaign.clone());
+        if let Some(url) = input.unsubscribe_url {
+            data.insert("unsubscribeUrl".into(), Value::String(url.to_string()));
+        }
+        let ctx = handlebars::Context::from(Value::Object(data));
         let r = FieldRenderer {
             campaign: self,
             ctx: &ctx,

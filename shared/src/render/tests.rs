@@ -28,9 +28,9 @@ fn render_with(
     let campaign = json!({"id": "c1", "name": "Test", "version": 1});
     c.render(
         selection,
-        &RenderInput {
-            profile: &profile,
-            context: &context,
+        RenderInput {
+            profile,
+            context,
             campaign: &campaign,
             unsubscribe_url: Some("https://u.example/unsub?t=a&b=c"),
         },

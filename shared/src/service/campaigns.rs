@@ -406,8 +406,8 @@ impl<S: Store, C: Clock> AdminService<S, C> {
         let campaign = crate::render::campaign_data(&v);
         let unsubscribe = unsubscribe_preview_url(&self.config.public_base_url, &v.spec);
         let input = RenderInput {
-            profile: &profile,
-            context: &context,
+            profile,
+            context,
             campaign: &campaign,
             unsubscribe_url: unsubscribe.as_deref(),
         };
@@ -424,7 +424,7 @@ impl<S: Store, C: Clock> AdminService<S, C> {
             bucket: 0,
             locale,
         };
-        let rendered = compiled.render(&selection, &input)?;
+        let rendered = compiled.render(&selection, input)?;
         Ok(PreviewResponse {
             campaign_id: id,
             version: n,

@@ -2,13 +2,18 @@
 //! [`ExecutionStores`](crate::ports::ExecutionStores) in one database file, used by `herald serve`
 //! (the file lives in its data directory).
 //!
-//! One connection behind a mutex; every port method runs as one transaction (writes take the
-//! write lock up front with `BEGIN IMMEDIATE`). A lookup or a write of a few rows runs on the
-//! calling thread when the connection is free, since handing it to another thread costs more
-//! than the statement; one over many rows (a page, a count, a member list), or one that finds
-//! the connection busy, runs on `tokio::task::spawn_blocking`. The connection runs in WAL mode
-//! with `synchronous=NORMAL`, a busy timeout, foreign keys on, and checkpoints every
-//! [`WAL_AUTOCHECKPOINT_PAGES`] pages of log. Statements are prepared once and cached.
+//! Every port method is one atomic operation. One write connection, shared behind a mutex: a
+//! lookup or a write of a few rows runs on the calling thread, in a transaction of its own
+//! (writes take the write lock up front with `BEGIN IMMEDIATE`), when that connection is free,
+//! since handing it to another thread costs more than the statement. A write that finds it
+//! busy, or one of many rows, is queued for the writer thread, which runs every operation
+//! waiting in one transaction, each in a savepoint of its own (a failed one is rolled back
+//! alone), commits once and then answers each caller (group commit: under load, one WAL append
+//! and one set of file locks for many writes). Reads that find the write connection busy, and
+//! reads over many rows, run on read connections of the database file (WAL lets them read while
+//! the writer writes). Connections run in WAL mode with `synchronous=NORMAL`, a busy timeout,
+//! foreign keys on, and checkpoint every [`WAL_AUTOCHECKPOINT_PAGES`] pages of log. Statements
+//! are prepared once per connection and cached.
 //!
 //! ## Schema (`PRAGMA user_version` = 2)
 //!
@@ -62,7 +67,8 @@ mod suppressions;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, TryLockError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError, mpsc};
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -84,11 +90,17 @@ const STATEMENT_CACHE: usize = 64;
 /// pages ran the fan-out about 1.5× faster than 1,000. The log file stays under about 40 MB.
 /// Much larger logs slow every read down again (a page lookup scans the log's index).
 pub const WAL_AUTOCHECKPOINT_PAGES: u32 = 10_000;
+/// Write operations committed together at most (the writer takes every one waiting, up to this).
+const GROUP_MAX: usize = 256;
+/// Idle read connections kept open for reuse (more are opened while more reads run at once).
+const IDLE_READERS: usize = 8;
 
-/// The SQLite store. Cheap to clone: clones share one connection.
+/// The SQLite store. Cheap to clone: clones share one writer and one pool of readers.
 #[derive(Clone)]
 pub struct SqliteStore {
-    conn: Arc<Mutex<Connection>>,
+    writer: Arc<Writer>,
+    /// Read connections of a database file; `None` in memory, where reads go to the writer.
+    readers: Option<Arc<Readers>>,
     path: Option<Arc<PathBuf>>,
 }
 
@@ -118,17 +130,35 @@ pub(crate) fn open_wal(path: &Path) -> StoreResult<Connection> {
     Ok(conn)
 }
 
+/// The settings of every connection of the store.
+fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(())
+}
+
 impl SqliteStore {
     /// Opens (creating it and its directory when missing) the database file at `path` and
     /// brings its schema up to date.
     pub fn open(path: &Path) -> StoreResult<Self> {
-        Self::setup(open_wal(path)?, Some(path.to_path_buf()))
+        let readers = Readers {
+            path: path.to_path_buf(),
+            idle: Mutex::new(Vec::new()),
+        };
+        Self::setup(
+            open_wal(path)?,
+            Some(Arc::new(readers)),
+            Some(path.to_path_buf()),
+        )
     }
 
     /// A private database that lives as long as the store (tests).
     pub fn open_in_memory() -> StoreResult<Self> {
         let conn = Connection::open_in_memory().map_err(StoreError::backend)?;
-        Self::setup(conn, None)
+        Self::setup(conn, None, None)
     }
 
     /// The database file, `None` for an in-memory store.
@@ -136,66 +166,96 @@ impl SqliteStore {
         self.path.as_deref().map(PathBuf::as_path)
     }
 
-    fn setup(mut conn: Connection, path: Option<PathBuf>) -> StoreResult<Self> {
-        let configure = |conn: &mut Connection| -> rusqlite::Result<()> {
-            conn.busy_timeout(BUSY_TIMEOUT)?;
-            conn.pragma_update(None, "synchronous", "NORMAL")?;
-            conn.pragma_update(None, "foreign_keys", "ON")?;
-            conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
-            conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-            Ok(())
-        };
+    fn setup(
+        mut conn: Connection,
+        readers: Option<Arc<Readers>>,
+        path: Option<PathBuf>,
+    ) -> StoreResult<Self> {
         configure(&mut conn).map_err(StoreError::backend)?;
         schema::migrate(&mut conn)?;
         Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
+            writer: Arc::new(Writer::start(conn)?),
+            readers,
             path: path.map(Arc::new),
         })
     }
 
-    /// Runs `f` in one transaction; commits when it returns `Ok`, rolls back otherwise. A
-    /// [`Access::Read`] or [`Access::Write`] runs right here when the connection is free; the
-    /// others, and any that would wait for the lock, run on the blocking pool. A panic in `f` is
-    /// an error either way.
+    /// Runs `f` as one atomic operation: its writes are all kept when it returns `Ok` and none
+    /// when it returns an error or panics (a panic is an error).
+    ///
+    /// The write connection is shared. A lookup or a write of a few rows ([`Access::Read`],
+    /// [`Access::Write`]) runs right here, in a transaction of its own, when that connection is
+    /// free: handing it to another thread costs more than the statement. A write that finds it
+    /// busy, and every [`Access::Bulk`] write, goes to the writer thread, which commits the
+    /// operations of all callers waiting for it in one transaction (group commit), each inside a
+    /// savepoint of its own, and answers each after that commit. A read that finds it busy runs
+    /// on a read connection of the database file (WAL lets readers read while the writer
+    /// writes; in memory there is none, and it waits for the writer); a [`Access::Scan`] runs on
+    /// a read connection on the blocking pool.
     async fn run<R, F>(&self, access: Access, f: F) -> StoreResult<R>
     where
         R: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<R, Fail> + Send + 'static,
     {
-        if access.is_short() {
-            let free = match self.conn.try_lock() {
-                Ok(conn) => Some(conn),
-                // A panic while the lock was held rolled its transaction back (the transaction
-                // is dropped while unwinding), so the connection is still usable.
-                Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
-                Err(TryLockError::WouldBlock) => None,
+        if let Access::Read | Access::Write = access
+            && let Some(mut conn) = self.writer.try_connection()
+        {
+            let behavior = match access {
+                Access::Read => TransactionBehavior::Deferred,
+                _ => TransactionBehavior::Immediate,
             };
-            if let Some(mut conn) = free {
-                return guarded(move || transact(&mut conn, access, f));
-            }
+            return guarded(move || transact(&mut conn, behavior, f));
         }
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            guarded(move || {
-                let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
-                transact(&mut conn, access, f)
-            })
-        })
-        .await
-        .map_err(StoreError::backend)?
+        match (&self.readers, access) {
+            (Some(readers), Access::Read) => guarded(|| readers.read(f)),
+            (Some(readers), Access::Scan) => {
+                let readers = Arc::clone(readers);
+                tokio::task::spawn_blocking(move || guarded(|| readers.read(f)))
+                    .await
+                    .map_err(StoreError::backend)?
+            }
+            _ => self.writer.submit(f).await,
+        }
     }
 }
 
-/// One transaction of `access`'s kind around `f`.
+/// Read connections of a database file, opened when needed and kept for reuse.
+struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    /// Runs `f` in a read transaction on an idle connection (a new one when none is idle).
+    fn read<R>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<R, Fail>) -> Result<R, Fail> {
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut conn = match idle {
+            Some(conn) => conn,
+            None => {
+                let mut conn = Connection::open(&self.path)?;
+                configure(&mut conn)?;
+                conn.pragma_update(None, "query_only", true)?;
+                conn
+            }
+        };
+        let out = transact(&mut conn, TransactionBehavior::Deferred, f);
+        // A connection whose read failed part-way is dropped rather than reused.
+        if out.is_ok() {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            if idle.len() < IDLE_READERS {
+                idle.push(conn);
+            }
+        }
+        out
+    }
+}
+
+/// One transaction of `behavior` around `f`.
 fn transact<R>(
     conn: &mut Connection,
-    access: Access,
+    behavior: TransactionBehavior,
     f: impl FnOnce(&Transaction<'_>) -> Result<R, Fail>,
 ) -> Result<R, Fail> {
-    let behavior = match access {
-        Access::Read | Access::Scan => TransactionBehavior::Deferred,
-        Access::Write | Access::Bulk => TransactionBehavior::Immediate,
-    };
     let tx = conn.transaction_with_behavior(behavior)?;
     let out = f(&tx)?;
     tx.commit()?;
@@ -206,13 +266,166 @@ fn transact<R>(
 fn guarded<R>(f: impl FnOnce() -> Result<R, Fail>) -> StoreResult<R> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(outcome) => outcome.map_err(StoreError::from),
-        Err(_) => Err(StoreError::backend(std::io::Error::other(
-            "a SQLite store operation panicked",
-        ))),
+        Err(_) => Err(panicked()),
     }
 }
 
-/// What a port method does to the database, which decides its transaction and its thread.
+fn panicked() -> StoreError {
+    StoreError::backend(std::io::Error::other("a SQLite store operation panicked"))
+}
+
+/// An operation sent to the writer: runs inside the group's transaction and returns whether it
+/// failed (its savepoint is then rolled back) and how to answer its caller once the group's
+/// commit is known.
+type Op = Box<dyn FnOnce(&Transaction<'_>) -> Ran + Send>;
+
+struct Ran {
+    failed: bool,
+    answer: Answer,
+}
+
+/// Answers an operation's caller, given the group's commit (`Err(why)` when it did not commit).
+type Answer = Box<dyn FnOnce(Result<(), &str>) + Send>;
+
+/// The write connection, and the thread that commits queued operations on it in groups.
+struct Writer {
+    conn: Arc<Mutex<Connection>>,
+    ops: Mutex<mpsc::Sender<Op>>,
+    /// Write transactions begun (tests check that waiting writes share one).
+    #[cfg_attr(not(test), expect(dead_code, reason = "read by the tests"))]
+    groups: Arc<AtomicU64>,
+}
+
+impl Writer {
+    fn start(conn: Connection) -> StoreResult<Self> {
+        let conn = Arc::new(Mutex::new(conn));
+        let (ops, inbox) = mpsc::channel::<Op>();
+        let groups = Arc::new(AtomicU64::new(0));
+        let (shared, counter) = (Arc::clone(&conn), Arc::clone(&groups));
+        std::thread::Builder::new()
+            .name("herald-sqlite-writer".into())
+            .spawn(move || write_loop(&shared, &inbox, &counter))
+            .map_err(StoreError::backend)?;
+        Ok(Self {
+            conn,
+            ops: Mutex::new(ops),
+            groups,
+        })
+    }
+
+    /// The write connection, when nobody is using it.
+    fn try_connection(&self) -> Option<MutexGuard<'_, Connection>> {
+        match self.conn.try_lock() {
+            Ok(conn) => Some(conn),
+            // A panic while the lock was held rolled its transaction back (the transaction is
+            // dropped while unwinding), so the connection is still usable.
+            Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        }
+    }
+
+    /// Sends `f` to the writer and waits for its answer.
+    async fn submit<R, F>(&self, f: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<R, Fail> + Send + 'static,
+    {
+        let (reply, answer) = tokio::sync::oneshot::channel::<StoreResult<R>>();
+        let op: Op = Box::new(move |tx| {
+            let out = in_savepoint(tx, f);
+            Ran {
+                failed: out.is_err(),
+                answer: Box::new(move |committed| {
+                    let result = match (out, committed) {
+                        (Err(e), _) => Err(e),
+                        (Ok(_), Err(why)) => Err(StoreError::backend(std::io::Error::other(
+                            format!("the write was not committed: {why}"),
+                        ))),
+                        (Ok(r), Ok(())) => Ok(r),
+                    };
+                    // The caller may have gone (its future was dropped): nothing to tell.
+                    let _ = reply.send(result);
+                }),
+            }
+        });
+        self.ops
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .send(op)
+            .map_err(|_| StoreError::backend(std::io::Error::other("the SQLite writer stopped")))?;
+        answer.await.map_err(|_| {
+            StoreError::backend(std::io::Error::other(
+                "the SQLite writer dropped an operation",
+            ))
+        })?
+    }
+}
+
+/// Runs `f` inside a savepoint of the group's transaction: released when it succeeds, rolled
+/// back (its writes undone, the group's others kept) when it fails or panics.
+fn in_savepoint<R>(
+    tx: &Transaction<'_>,
+    f: impl FnOnce(&Transaction<'_>) -> Result<R, Fail>,
+) -> StoreResult<R> {
+    tx.execute_batch("SAVEPOINT op")
+        .map_err(StoreError::backend)?;
+    let out = guarded(|| f(tx));
+    let end = if out.is_ok() {
+        "RELEASE op"
+    } else {
+        "ROLLBACK TO op; RELEASE op"
+    };
+    match tx.execute_batch(end) {
+        Ok(()) => out,
+        Err(e) => Err(out.err().unwrap_or_else(|| StoreError::backend(e))),
+    }
+}
+
+/// The writer's loop: waits for an operation, takes every other one already waiting (up to
+/// [`GROUP_MAX`]), runs them in one `BEGIN IMMEDIATE` transaction, commits, then answers each.
+/// Ends when every sender (every clone of the store) is gone.
+fn write_loop(conn: &Mutex<Connection>, inbox: &mpsc::Receiver<Op>, groups: &AtomicU64) {
+    while let Ok(first) = inbox.recv() {
+        let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+        let mut batch = vec![first];
+        while batch.len() < GROUP_MAX {
+            match inbox.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        groups.fetch_add(1, Ordering::Relaxed);
+        let mut answers = Vec::with_capacity(batch.len());
+        let committed = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+            Ok(tx) => {
+                for op in batch {
+                    let ran = op(&tx);
+                    answers.push(ran.answer);
+                    // An error that ended the whole transaction (SQLite rolls back on a full
+                    // disk, an I/O error, running out of memory) undid the others too.
+                    if ran.failed && tx.is_autocommit() {
+                        break;
+                    }
+                }
+                if tx.is_autocommit() {
+                    Err("the transaction was rolled back by an error".to_string())
+                } else {
+                    tx.commit().map_err(|e| e.to_string())
+                }
+            }
+            Err(e) => {
+                // The operations are dropped unrun: each caller gets an error.
+                tracing::error!(error = %e, operations = batch.len(), "SQLite could not begin a write transaction");
+                continue;
+            }
+        };
+        for answer in answers {
+            answer(committed.as_ref().map(|_| ()).map_err(String::as_str));
+        }
+    }
+}
+
+/// What a port method does to the database, which decides where it runs.
 #[derive(Clone, Copy, Debug)]
 enum Access {
     /// A lookup of a few rows by key.
@@ -223,13 +436,6 @@ enum Access {
     Scan,
     /// A write of many rows (audience members).
     Bulk,
-}
-
-impl Access {
-    /// Whether it is short enough to run on the calling thread when the connection is free.
-    fn is_short(self) -> bool {
-        matches!(self, Access::Read | Access::Write)
-    }
 }
 
 /// What can go wrong inside a transaction.
@@ -358,6 +564,16 @@ mod tests {
     use super::*;
     use crate::ports::PageRequest;
 
+    impl SqliteStore {
+        /// Runs `f` on the writer's connection, inside a write (tests).
+        async fn on_writer<R: Send + 'static>(
+            &self,
+            f: impl FnOnce(&Connection) -> R + Send + 'static,
+        ) -> R {
+            self.run(Access::Write, move |tx| Ok(f(tx))).await.unwrap()
+        }
+    }
+
     #[test]
     fn a_page_of_more_rows_than_the_limit_is_cut_and_points_at_its_last_row() {
         let rows = (1..=4)
@@ -405,42 +621,44 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(got, Some(s));
-        let version: i64 = {
-            let conn = store.conn.lock().unwrap();
-            conn.pragma_query_value(None, "user_version", |r| r.get(0))
-                .unwrap()
-        };
+        let version: i64 = store
+            .on_writer(|conn| {
+                conn.pragma_query_value(None, "user_version", |r| r.get(0))
+                    .unwrap()
+            })
+            .await;
         assert_eq!(version, schema::VERSION);
-        let mode: String = {
-            let conn = store.conn.lock().unwrap();
-            conn.pragma_query_value(None, "journal_mode", |r| r.get(0))
-                .unwrap()
-        };
+        let mode: String = store
+            .on_writer(|conn| {
+                conn.pragma_query_value(None, "journal_mode", |r| r.get(0))
+                    .unwrap()
+            })
+            .await;
         assert_eq!(mode, "wal");
         drop(store);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    #[test]
-    fn the_execution_side_queries_run_along_their_indexes_without_sorting() {
+    #[tokio::test]
+    async fn the_execution_side_queries_run_along_their_indexes_without_sorting() {
         let store = SqliteStore::open_in_memory().unwrap();
-        let conn = store.conn.lock().unwrap();
-        let plan = |sql: &str| -> String {
-            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-            let mut rows = stmt.raw_query();
-            let mut details = Vec::new();
-            while let Some(row) = rows.next().unwrap() {
-                details.push(row.get::<_, String>(3).unwrap());
-            }
-            details.join("; ")
-        };
         for (sql, index) in [
             (messages::LIST_BY_EXECUTION, "messages_by_execution"),
             (messages::FIND_BY_PROVIDER_ID, "messages_by_provider_id"),
             (schedules::DUE, "schedules_by_status_and_time"),
             (holds::DUE, "holds_by_release_time"),
         ] {
-            let plan = plan(sql);
+            let plan = store
+                .on_writer(move |conn| {
+                    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+                    let mut rows = stmt.raw_query();
+                    let mut details = Vec::new();
+                    while let Some(row) = rows.next().unwrap() {
+                        details.push(row.get::<_, String>(3).unwrap());
+                    }
+                    details.join("; ")
+                })
+                .await;
             assert!(plan.contains(index), "{sql}\n=> {plan}");
             assert!(!plan.contains("TEMP B-TREE"), "{sql}\n=> {plan}");
         }
@@ -465,46 +683,242 @@ mod tests {
         assert_eq!(got, None);
     }
 
+    /// A database file in a directory of its own, removed with the guard.
+    struct TempDb(PathBuf);
+
+    impl TempDb {
+        fn new() -> (Self, SqliteStore) {
+            let dir = std::env::temp_dir().join(format!("herald-sqlite-{}", uuid::Uuid::new_v4()));
+            let store = SqliteStore::open(&dir.join("herald.db")).unwrap();
+            (Self(dir), store)
+        }
+    }
+
+    impl Drop for TempDb {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// Occupies the writer thread, and with it the write connection, for `hold` (an operation
+    /// that sleeps inside the group's transaction); returns once the writer runs it.
+    async fn busy_writer(store: &SqliteStore, hold: Duration) -> tokio::task::JoinHandle<()> {
+        let (started_tx, started) = tokio::sync::oneshot::channel();
+        let store = store.clone();
+        let handle = tokio::spawn(async move {
+            store
+                .writer
+                .submit(move |_tx| {
+                    let _ = started_tx.send(());
+                    std::thread::sleep(hold);
+                    Ok(())
+                })
+                .await
+                .unwrap();
+        });
+        started.await.unwrap();
+        handle
+    }
+
     #[tokio::test]
-    async fn a_lookup_that_finds_the_connection_busy_waits_without_blocking_the_runtime() {
+    async fn writes_waiting_for_the_writer_commit_together_and_a_failed_one_is_undone_alone() {
+        use crate::domain::{Channel, Suppression, SuppressionReason};
         use crate::ports::SuppressionStore;
-        use std::time::{Duration, Instant};
 
         let store = SqliteStore::open_in_memory().unwrap();
-        let conn = Arc::clone(&store.conn);
-        let (locked_tx, locked_rx) = std::sync::mpsc::channel();
-        let holder = std::thread::spawn(move || {
-            let _guard = conn.lock().unwrap();
-            locked_tx.send(()).unwrap();
-            std::thread::sleep(Duration::from_millis(300));
+        let suppression = |i: usize| Suppression {
+            channel: Channel::Email,
+            address: format!("user{i}@example.com"),
+            reason: SuppressionReason::Manual,
+            note: None,
+            created_at: jiff::Timestamp::UNIX_EPOCH,
+        };
+        let busy = busy_writer(&store, Duration::from_millis(200)).await;
+        let before = store.writer.groups.load(Ordering::Relaxed);
+        let writes = (0..20).map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { store.put_suppression(&suppression(i)).await })
         });
-        locked_rx.recv().unwrap();
-        // This test runs on a current-thread runtime: had the lookup blocked its thread on the
-        // lock, the timer could not finish before it.
-        let (found, timer_done) = tokio::join!(
+        // One more that writes a row, then fails: its row must not be kept.
+        let failing = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .run(Access::Write, |tx| -> Result<(), Fail> {
+                        tx.execute(
+                            "INSERT INTO counters (scope, name, value) VALUES ('t', 'n', 1)",
+                            [],
+                        )?;
+                        Err(Conflict::AlreadyExists.into())
+                    })
+                    .await
+            })
+        };
+        let writes: Vec<_> = writes.collect();
+        busy.await.unwrap();
+        for w in writes {
+            assert!(w.await.unwrap().unwrap(), "every write is new and kept");
+        }
+        assert!(matches!(
+            failing.await.unwrap(),
+            Err(StoreError::Conflict(Conflict::AlreadyExists))
+        ));
+        let groups = store.writer.groups.load(Ordering::Relaxed) - before;
+        assert!(
+            groups <= 3,
+            "21 writes queued behind a busy writer took {groups} transactions"
+        );
+        for i in 0..20 {
+            let got = store
+                .get_suppression(Channel::Email, &format!("user{i}@example.com"))
+                .await
+                .unwrap();
+            assert_eq!(got, Some(suppression(i)));
+        }
+        let kept: i64 = store
+            .on_writer(|conn| {
+                conn.query_row("SELECT count(*) FROM counters WHERE scope = 't'", [], |r| {
+                    r.get(0)
+                })
+                .unwrap()
+            })
+            .await;
+        assert_eq!(kept, 0, "the failed operation's row was rolled back");
+    }
+
+    #[tokio::test]
+    async fn a_panicking_write_is_an_error_and_the_others_of_its_group_are_kept() {
+        use crate::domain::{Channel, Suppression, SuppressionReason};
+        use crate::ports::SuppressionStore;
+
+        let store = SqliteStore::open_in_memory().unwrap();
+        let s = Suppression {
+            channel: Channel::Sms,
+            address: "+33612345678".into(),
+            reason: SuppressionReason::Manual,
+            note: None,
+            created_at: jiff::Timestamp::UNIX_EPOCH,
+        };
+        let busy = busy_writer(&store, Duration::from_millis(100)).await;
+        let panicking = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .run(Access::Write, |tx| -> Result<(), Fail> {
+                        tx.execute(
+                            "INSERT INTO counters (scope, name, value) VALUES ('p', 'n', 1)",
+                            [],
+                        )?;
+                        panic!("boom")
+                    })
+                    .await
+            })
+        };
+        let kept = {
+            let store = store.clone();
+            let s = s.clone();
+            tokio::spawn(async move { store.put_suppression(&s).await })
+        };
+        busy.await.unwrap();
+        assert!(matches!(
+            panicking.await.unwrap(),
+            Err(StoreError::Backend(_))
+        ));
+        assert!(kept.await.unwrap().unwrap());
+        assert_eq!(
+            store
+                .get_suppression(Channel::Sms, "+33612345678")
+                .await
+                .unwrap(),
+            Some(s)
+        );
+        let rows: i64 = store
+            .on_writer(|conn| {
+                conn.query_row("SELECT count(*) FROM counters WHERE scope = 'p'", [], |r| {
+                    r.get(0)
+                })
+                .unwrap()
+            })
+            .await;
+        assert_eq!(rows, 0);
+    }
+
+    #[tokio::test]
+    async fn a_database_file_is_read_while_the_writer_is_busy() {
+        use crate::domain::{Channel, Suppression, SuppressionReason};
+        use crate::ports::SuppressionStore;
+        use std::time::Instant;
+
+        let (_dir, store) = TempDb::new();
+        let s = Suppression {
+            channel: Channel::Email,
+            address: "ann@example.com".into(),
+            reason: SuppressionReason::Manual,
+            note: None,
+            created_at: jiff::Timestamp::UNIX_EPOCH,
+        };
+        assert!(store.put_suppression(&s).await.unwrap());
+        let busy = busy_writer(&store, Duration::from_millis(300)).await;
+        let found = store
+            .get_suppression(Channel::Email, "ann@example.com")
+            .await
+            .unwrap();
+        let read_done = Instant::now();
+        busy.await.unwrap();
+        let write_done = Instant::now();
+        assert_eq!(found, Some(s));
+        assert!(read_done < write_done, "the read waited for the writer");
+        // A page read (on the blocking pool) is not held up either.
+        let busy = busy_writer(&store, Duration::from_millis(300)).await;
+        let page = store
+            .list_suppressions(None, &PageRequest::first(10))
+            .await
+            .unwrap();
+        assert!(!busy.is_finished(), "the page read waited for the writer");
+        busy.await.unwrap();
+        assert_eq!(page.items.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_write_waiting_for_the_writer_does_not_block_the_runtime() {
+        use crate::ports::SuppressionStore;
+        use std::time::Instant;
+
+        let store = SqliteStore::open_in_memory().unwrap();
+        let busy = busy_writer(&store, Duration::from_millis(300)).await;
+        // A current-thread runtime: had the write blocked its thread, the timer could not
+        // finish before it.
+        let (written, timer_done) = tokio::join!(
             async {
-                let found = store
-                    .get_suppression(crate::domain::Channel::Email, "ann@example.com")
-                    .await;
-                (found, Instant::now())
+                let s = crate::domain::Suppression {
+                    channel: crate::domain::Channel::Email,
+                    address: "bob@example.com".into(),
+                    reason: crate::domain::SuppressionReason::Manual,
+                    note: None,
+                    created_at: jiff::Timestamp::UNIX_EPOCH,
+                };
+                let written = store.put_suppression(&s).await;
+                (written, Instant::now())
             },
             async {
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 Instant::now()
             }
         );
-        holder.join().unwrap();
-        assert_eq!(found.0.unwrap(), None);
-        assert!(timer_done < found.1, "the timer waited for the lookup");
+        busy.await.unwrap();
+        assert!(written.0.unwrap());
+        assert!(timer_done < written.1, "the timer waited for the write");
     }
 
-    #[test]
-    fn the_connection_checkpoints_its_log_every_ten_thousand_pages() {
+    #[tokio::test]
+    async fn the_connection_checkpoints_its_log_every_ten_thousand_pages() {
         let store = SqliteStore::open_in_memory().unwrap();
-        let conn = store.conn.lock().unwrap();
-        let pages: i64 = conn
-            .pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))
-            .unwrap();
+        let pages: i64 = store
+            .on_writer(|conn| {
+                conn.pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))
+                    .unwrap()
+            })
+            .await;
         assert_eq!(pages, i64::from(WAL_AUTOCHECKPOINT_PAGES));
     }
 
@@ -524,14 +938,15 @@ mod tests {
 
         let store = SqliteStore::open_in_memory().unwrap();
         let id = CampaignId::new();
-        {
-            let conn = store.conn.lock().unwrap();
-            conn.execute(
-                "INSERT INTO campaigns (id, revision, body) VALUES (?1, 1, '{not json')",
-                [id.to_string()],
-            )
-            .unwrap();
-        }
+        store
+            .on_writer(move |conn| {
+                conn.execute(
+                    "INSERT INTO campaigns (id, revision, body) VALUES (?1, 1, '{not json')",
+                    [id.to_string()],
+                )
+                .unwrap()
+            })
+            .await;
         let err = store.get_campaign(id).await.unwrap_err();
         assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
     }

@@ -455,18 +455,16 @@ where
         unsubscribe_url: Option<&str>,
     ) -> Result<Rendered, String> {
         let mut attributes = profile.map(|p| p.attributes.clone()).unwrap_or_default();
-        for (k, v) in work.recipient.profile.clone().unwrap_or_default() {
-            attributes.insert(k, v);
+        for (k, v) in work.recipient.profile.iter().flatten() {
+            attributes.insert(k.clone(), v.clone());
         }
         let mut context = work.request_context.clone();
-        for (k, v) in work.recipient.context.clone().unwrap_or_default() {
-            context.insert(k, v);
+        for (k, v) in work.recipient.context.iter().flatten() {
+            context.insert(k.clone(), v.clone());
         }
-        let profile_value = serde_json::Value::Object(attributes);
-        let context_value = serde_json::Value::Object(context);
         let input = RenderInput {
-            profile: &profile_value,
-            context: &context_value,
+            profile: serde_json::Value::Object(attributes),
+            context: serde_json::Value::Object(context),
             campaign: &ctx.campaign_data,
             unsubscribe_url,
         };
@@ -476,7 +474,7 @@ where
             locale: profile.and_then(|p| p.locale.as_deref()),
         };
         ctx.compiled
-            .render(&selection, &input)
+            .render(&selection, input)
             .map_err(|e| e.to_string())
     }
 
