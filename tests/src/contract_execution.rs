@@ -141,6 +141,7 @@ macro_rules! __execution_contract_cases {
             listing_messages_pages_one_execution_in_message_id_order
             an_execution_without_messages_lists_one_empty_page
             a_message_is_found_by_the_provider_id_an_update_gave_it
+            a_changed_provider_id_finds_the_message_and_the_old_or_a_refused_one_does_not
             concurrent_claims_of_one_message_let_exactly_one_win
             // counts
             counts_of_an_unknown_scope_are_zero
@@ -1148,6 +1149,80 @@ pub async fn a_message_is_found_by_the_provider_id_an_update_gave_it<S: Executio
         Some(bounced),
         "the latest record is found"
     );
+}
+
+/// Adapters may make a message findable by a provider id before (or without) the message
+/// write that gives it that id (DynamoDB writes a pointer first): finding by an id the
+/// stored record does not carry must give nothing.
+pub async fn a_changed_provider_id_finds_the_message_and_the_old_or_a_refused_one_does_not<
+    S: ExecutionStores,
+>(
+    store: &S,
+) {
+    let m = message(ExecutionId::new(), CampaignId::new(), 1);
+    let find = |id: &'static str| async move {
+        ok(
+            store.find_message_by_provider_id(id).await,
+            "finding a message by provider id",
+        )
+    };
+    assert_eq!(claim(store, &m).await, Claim::Claimed);
+    let first = sent(&m, "ses-first");
+    ok(
+        store.update_message(&first, OutcomeKind::Pending).await,
+        "Pending -> Sent",
+    );
+    // A refused update (stale outcome) with a new provider id makes that id find nothing.
+    let stale = sent(&m, "ses-stale");
+    assert_eq!(
+        conflict(
+            store.update_message(&stale, OutcomeKind::Pending).await,
+            "an update from a stale outcome with a new provider id"
+        ),
+        Conflict::RevisionMismatch
+    );
+    assert_eq!(find("ses-stale").await, None, "a refused update's id");
+    assert_eq!(find("ses-first").await, Some(first.clone()));
+    // A move from `sent` to `sent` with another provider id: the new id finds it, the old not.
+    let second = MessageRecord {
+        updated_at: at(20),
+        ..sent(&m, "ses-second")
+    };
+    ok(
+        store.update_message(&second, OutcomeKind::Sent).await,
+        "Sent -> Sent with a new provider id",
+    );
+    assert_eq!(find("ses-second").await, Some(second.clone()));
+    assert_eq!(
+        find("ses-first").await,
+        None,
+        "the id the message no longer carries"
+    );
+    // A feedback move keeps the id: still found, with the latest record.
+    let delivered = MessageRecord {
+        outcome: OutcomeKind::Delivered,
+        updated_at: at(30),
+        ..second
+    };
+    ok(
+        store.update_message(&delivered, OutcomeKind::Sent).await,
+        "Sent -> Delivered",
+    );
+    assert_eq!(find("ses-second").await, Some(delivered.clone()));
+    // A feedback move from a stale outcome changes nothing.
+    let complained = MessageRecord {
+        outcome: OutcomeKind::Complained,
+        updated_at: at(40),
+        ..delivered.clone()
+    };
+    assert_eq!(
+        conflict(
+            store.update_message(&complained, OutcomeKind::Sent).await,
+            "a feedback move from a stale outcome"
+        ),
+        Conflict::RevisionMismatch
+    );
+    assert_eq!(stored_message(store, &m.id).await, Some(delivered));
 }
 
 pub async fn concurrent_claims_of_one_message_let_exactly_one_win<S: ExecutionStores>(store: &S) {
