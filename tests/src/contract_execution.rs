@@ -155,6 +155,7 @@ macro_rules! __execution_contract_cases {
             a_decrement_gives_back_one_to_every_counter
             incrementing_or_decrementing_no_counters_changes_nothing
             concurrent_increments_never_exceed_the_limit
+            one_counter_alone_restarts_after_its_window_and_concurrent_increments_stay_within_it
             // schedules
             a_schedule_is_inserted_and_read_back
             a_missing_schedule_reads_as_none_and_cannot_be_cancelled_or_triggered
@@ -1510,6 +1511,54 @@ pub async fn concurrent_increments_never_exceed_the_limit<S: ExecutionStores>(st
         (10, Some(0)),
         "the other counter was incremented exactly by the successful calls"
     );
+}
+
+/// One counter per call is the common case (one frequency cap, the soft-bounce marker), and a
+/// store may take it by another path than several counters (DynamoDB: an UpdateItem instead of
+/// a transaction).
+pub async fn one_counter_alone_restarts_after_its_window_and_concurrent_increments_stay_within_it<
+    S: ExecutionStores,
+>(
+    store: &S,
+) {
+    const SENDERS: usize = 30;
+    let hour = cap("ann|all|hour|2027-01-15T10", 7, 100);
+    let barrier = Arc::new(tokio::sync::Barrier::new(SENDERS));
+    let mut tasks = Vec::new();
+    for _ in 0..SENDERS {
+        let (store, barrier, counter) = (store.clone(), Arc::clone(&barrier), hour.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            store.increment_within(&[counter], at(0)).await
+        }));
+    }
+    let mut succeeded = 0;
+    for task in tasks {
+        match task.await.expect("a sender task panicked") {
+            Ok(None) => succeeded += 1,
+            Ok(Some(0)) => {}
+            other => panic!("a concurrent increment answered {other:?}"),
+        }
+    }
+    assert_eq!(succeeded, 7, "exactly the limit of increments succeed");
+    assert_eq!(
+        increment(store, std::slice::from_ref(&hour), 99).await,
+        Some(0),
+        "one second before its end the window is still full"
+    );
+    // At its end the stored counter counts as empty: the same key taken again (with a later
+    // end) starts over and takes its limit again.
+    let again = cap("ann|all|hour|2027-01-15T10", 7, 200);
+    assert_eq!(
+        fill(store, std::slice::from_ref(&again), 100, 20).await,
+        (7, Some(0)),
+        "an expired counter restarts"
+    );
+    ok(
+        store.decrement(std::slice::from_ref(&again)).await,
+        "decrementing",
+    );
+    assert_eq!(fill(store, &[again], 101, 20).await, (1, Some(0)));
 }
 
 // ---------------------------------------------------------------------------------------------
