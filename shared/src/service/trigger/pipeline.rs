@@ -25,6 +25,23 @@ use crate::ports::{
 };
 use crate::render::{RenderInput, Rendered, RenderedMessage, Selection, variant_bucket};
 
+/// A recipient's message record and the counters this attempt changed, which the caller adds
+/// (summed over many messages: [`TriggerService::process_all`]). Empty when the record was
+/// written by someone else (a retry, a redelivered batch): theirs is counted by them.
+pub(crate) struct Processed {
+    pub record: MessageRecord,
+    pub delta: CountDelta,
+}
+
+impl Processed {
+    fn uncounted(record: MessageRecord) -> Self {
+        Self {
+            record,
+            delta: CountDelta(vec![]),
+        }
+    }
+}
+
 /// What the checks decided for a recipient.
 enum Decision {
     Exclude(ExclusionReason, String),
@@ -56,13 +73,14 @@ where
     Q: Queue,
     C: Clock,
 {
-    /// Runs one recipient through the pipeline and returns their message record. Safe to run
-    /// again for the same work: the deterministic message id finds the first record.
+    /// Runs one recipient through the pipeline and returns their message record with the
+    /// counters to add (the caller adds them). Safe to run again for the same work: the
+    /// deterministic message id finds the first record, and it is not counted again.
     pub(crate) async fn process(
         &self,
         ctx: &CampaignCtx,
         work: &RecipientWork,
-    ) -> Result<MessageRecord, StoreError> {
+    ) -> Result<Processed, StoreError> {
         let channel = ctx.version.spec.channel;
         let key = RecipientKey {
             namespace: work.recipient.namespace.to_ascii_lowercase(),
@@ -70,7 +88,7 @@ where
         };
         let id = MessageId::derive(work.execution_id, &key, channel);
         if let Some(existing) = self.store.get_message(&id).await? {
-            return Ok(existing);
+            return Ok(Processed::uncounted(existing));
         }
         let now = self.clock.now();
         let record = MessageRecord {
@@ -96,18 +114,19 @@ where
     }
 
     /// Releases held messages that are due: each runs through the pipeline again (consent and
-    /// suppression may have changed), without the quiet-hours check.
+    /// suppression may have changed), without the quiet-hours check. The caller adds the
+    /// counters.
     pub(crate) async fn release(
         &self,
         ctx: &CampaignCtx,
         held: &HeldMessage,
-    ) -> Result<MessageRecord, StoreError> {
+    ) -> Result<Processed, StoreError> {
         let now = self.clock.now();
         match self.store.get_message(&held.message_id).await? {
             Some(record) if record.outcome == OutcomeKind::Queued => {
                 self.run(ctx, &held.work, record, Slot::Queued, now).await
             }
-            Some(record) => Ok(record),
+            Some(record) => Ok(Processed::uncounted(record)),
             None => self.process(ctx, &held.work).await,
         }
     }
@@ -119,7 +138,7 @@ where
         mut record: MessageRecord,
         slot: Slot,
         now: Timestamp,
-    ) -> Result<MessageRecord, StoreError> {
+    ) -> Result<Processed, StoreError> {
         let decision = self.decide(ctx, work, &mut record, slot, now).await?;
         record.updated_at = now;
         match decision {
@@ -146,7 +165,7 @@ where
                 record.detail = Some(format!("quiet hours: held until {release_at}"));
                 record.release_at = Some(release_at);
                 if slot == Slot::Queued {
-                    return Ok(record);
+                    return Ok(Processed::uncounted(record));
                 }
                 self.write(ctx, record, slot, CountDelta::one("queued"))
                     .await
@@ -156,28 +175,21 @@ where
     }
 
     /// Writes the record (a new claim, counted as targeted too, or a transition from `queued`)
-    /// and counts it. When someone else wrote it first, their record is returned and nothing is
-    /// counted.
+    /// and returns it with its counters. When someone else wrote it first, their record is
+    /// returned and nothing is counted.
     async fn write(
         &self,
         ctx: &CampaignCtx,
         record: MessageRecord,
         slot: Slot,
         delta: CountDelta,
-    ) -> Result<MessageRecord, StoreError> {
+    ) -> Result<Processed, StoreError> {
         let delta = match self.take(&record, slot).await? {
             Ok(base) => base.plus(delta),
-            Err(existing) => return Ok(existing),
+            Err(existing) => return Ok(Processed::uncounted(existing)),
         };
-        self.count(
-            ctx.campaign.id,
-            ctx.version.version,
-            record.execution_id,
-            &delta,
-        )
-        .await?;
         self.notify(ctx.webhook.as_ref(), &record).await;
-        Ok(record)
+        Ok(Processed { record, delta })
     }
 
     /// Takes the message for this attempt: claims a new record (counted as targeted, once) or
@@ -206,25 +218,18 @@ where
         }
     }
 
-    /// Moves a claimed (`pending`) record to its outcome and counts it.
+    /// Moves a claimed (`pending`) record to its outcome; returns it with its counters.
     async fn settle(
         &self,
         ctx: &CampaignCtx,
         record: MessageRecord,
         delta: CountDelta,
-    ) -> Result<MessageRecord, StoreError> {
+    ) -> Result<Processed, StoreError> {
         self.store
             .update_message(&record, OutcomeKind::Pending)
             .await?;
-        self.count(
-            ctx.campaign.id,
-            ctx.version.version,
-            record.execution_id,
-            &delta,
-        )
-        .await?;
         self.notify(ctx.webhook.as_ref(), &record).await;
-        Ok(record)
+        Ok(Processed { record, delta })
     }
 
     /// The checks before anything is written: profile, address, suppression, consent, quiet
@@ -489,14 +494,14 @@ where
         mut record: MessageRecord,
         slot: Slot,
         outgoing: Outgoing,
-    ) -> Result<MessageRecord, StoreError> {
+    ) -> Result<Processed, StoreError> {
         let now = record.updated_at;
         // Claim: from here on this attempt owns the message.
         record.outcome = OutcomeKind::Pending;
         record.release_at = None;
         let base = match self.take(&record, slot).await? {
             Ok(base) => base,
-            Err(existing) => return Ok(existing),
+            Err(existing) => return Ok(Processed::uncounted(existing)),
         };
         if !outgoing.caps.is_empty()
             && let Some(full) = self.store.increment_within(&outgoing.caps, now).await?
