@@ -44,26 +44,6 @@ pub(super) struct ExecutionState {
     caps: HashMap<String, (u64, Timestamp)>,
     schedules: BTreeMap<ScheduleId, ScheduledExecution>,
     holds: BTreeMap<MessageId, HeldMessage>,
-    /// Service tests: `add_counts` calls that changed something, and the recipient (user id)
-    /// whose claims fail.
-    #[cfg(test)]
-    count_writes: usize,
-    #[cfg(test)]
-    failing_claims: Option<String>,
-}
-
-#[cfg(test)]
-impl super::MemoryStore {
-    /// How many `add_counts` calls changed a counter so far.
-    pub(crate) fn count_writes(&self) -> usize {
-        self.state().exec.count_writes
-    }
-
-    /// Makes every claim of a message to this recipient (user id) fail with a backend error,
-    /// or (with `None`) no claim fail.
-    pub(crate) fn fail_claims_for(&self, user_id: Option<&str>) {
-        self.state().exec.failing_claims = user_id.map(str::to_string);
-    }
 }
 
 #[derive(Debug)]
@@ -199,12 +179,6 @@ impl ExecutionStore for MemoryStore {
 impl MessageStore for MemoryStore {
     async fn claim_message(&self, message: &MessageRecord) -> StoreResult<Claim> {
         let mut s = self.state();
-        #[cfg(test)]
-        if s.exec.failing_claims.as_deref() == Some(message.recipient.user_id.as_str()) {
-            return Err(crate::ports::StoreError::backend(std::io::Error::other(
-                "injected claim failure",
-            )));
-        }
         if let Some(existing) = s.exec.message(&message.id) {
             return Ok(Claim::Exists(Box::new(existing.clone())));
         }
@@ -284,10 +258,6 @@ impl CountStore for MemoryStore {
             return Ok(());
         }
         let mut s = self.state();
-        #[cfg(test)]
-        {
-            s.exec.count_writes += 1;
-        }
         let counters = s.exec.counts.entry(scope).or_default();
         for (name, n) in &delta.0 {
             let slot = counters.entry(name.clone()).or_default();

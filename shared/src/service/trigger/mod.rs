@@ -291,39 +291,6 @@ impl VersionCache {
     }
 }
 
-/// Messages whose counters [`TriggerService::process_all`] sums before adding them. A crash
-/// loses at most this many messages' counts (plus those running), which a retry cannot recover
-/// (it finds the records and does not count them again); fewer flushes cost fewer writes.
-const COUNT_FLUSH: usize = 25;
-
-/// Counters summed per execution (campaign, version, execution) and name, not yet added.
-#[derive(Default)]
-struct PendingCounts {
-    by_execution: std::collections::BTreeMap<
-        (CampaignId, u32, ExecutionId),
-        std::collections::BTreeMap<String, i64>,
-    >,
-    /// Messages summed since the last flush.
-    messages: usize,
-}
-
-impl PendingCounts {
-    fn add(&mut self, processed: &pipeline::Processed) {
-        self.messages += 1;
-        if processed.delta.is_empty() {
-            return;
-        }
-        let r = &processed.record;
-        let sums = self
-            .by_execution
-            .entry((r.campaign_id, r.campaign_version, r.execution_id))
-            .or_default();
-        for (name, n) in &processed.delta.0 {
-            *sums.entry(name.clone()).or_default() += n;
-        }
-    }
-}
-
 /// sha256 of the canonical JSON of a request: the same request re-serialized gives the same
 /// hash whatever its whitespace or key order.
 fn body_hash(value: &impl Serialize) -> String {
@@ -655,12 +622,6 @@ where
     /// Runs every recipient through the pipeline, [`TriggerConfig::concurrency`] at a time,
     /// each (with `pace`, a rate in messages per second) after waiting for its send slot. The
     /// records come back in the order of `works`.
-    ///
-    /// Counters are summed and added once per [`COUNT_FLUSH`] messages and at the end (two
-    /// writes per execution and flush instead of two per message). When a recipient fails, the
-    /// recipients already running are finished and what was counted so far is added before the
-    /// error is returned: a retry finds those records and does not count them again, so a count
-    /// left out here would be lost.
     pub(crate) async fn process_all(
         &self,
         ctx: &CampaignCtx,
@@ -675,54 +636,13 @@ where
             .map(|work| self.process_paced(ctx, work, pace))
             .collect();
         let mut records = Vec::with_capacity(works.len());
-        let mut pending = PendingCounts::default();
-        let mut failure: Option<StoreError> = None;
-        while let Some(result) = running.next().await {
-            match result {
-                Ok(processed) => {
-                    pending.add(&processed);
-                    records.push(processed.record);
-                }
-                Err(e) => {
-                    if failure.is_none() {
-                        failure = Some(e);
-                    } else {
-                        tracing::warn!(error = %crate::logging::error_chain(&e), "another recipient failed after the first failure");
-                    }
-                }
-            }
-            if failure.is_none() {
-                if pending.messages >= COUNT_FLUSH {
-                    self.flush_counts(&mut pending).await?;
-                }
-                if let Some(work) = waiting.next() {
-                    running.push_back(self.process_paced(ctx, work, pace));
-                }
+        while let Some(record) = running.next().await {
+            records.push(record?);
+            if let Some(work) = waiting.next() {
+                running.push_back(self.process_paced(ctx, work, pace));
             }
         }
-        let flushed = self.flush_counts(&mut pending).await;
-        match failure {
-            Some(e) => {
-                if let Err(lost) = flushed {
-                    tracing::error!(error = %crate::logging::error_chain(&lost), "counts of a failed run could not be added");
-                }
-                Err(e.into())
-            }
-            None => {
-                flushed?;
-                Ok(records)
-            }
-        }
-    }
-
-    /// Adds the counters summed so far and starts a new sum.
-    async fn flush_counts(&self, pending: &mut PendingCounts) -> Result<(), StoreError> {
-        for ((campaign, version, execution), delta) in std::mem::take(&mut pending.by_execution) {
-            let delta = CountDelta(delta.into_iter().collect());
-            self.count(campaign, version, execution, &delta).await?;
-        }
-        pending.messages = 0;
-        Ok(())
+        Ok(records)
     }
 
     async fn process_paced(
@@ -730,7 +650,7 @@ where
         ctx: &CampaignCtx,
         work: &RecipientWork,
         pace: Option<u32>,
-    ) -> Result<pipeline::Processed, StoreError> {
+    ) -> Result<MessageRecord, StoreError> {
         if let Some(per_second) = pace {
             self.pacer.wait(ctx.campaign.id, per_second).await;
         }
@@ -751,15 +671,7 @@ where
                 .await
             {
                 Ok(ctx) => {
-                    let processed = self.release(&ctx, held).await?;
-                    let record = &processed.record;
-                    self.count(
-                        record.campaign_id,
-                        record.campaign_version,
-                        record.execution_id,
-                        &processed.delta,
-                    )
-                    .await?;
+                    self.release(&ctx, held).await?;
                 }
                 Err(TriggerError::Store(e)) => return Err(TriggerError::Store(e)),
                 // The campaign was stopped (or removed) while the message waited: it is not sent.

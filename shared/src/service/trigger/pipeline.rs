@@ -25,23 +25,6 @@ use crate::ports::{
 };
 use crate::render::{RenderInput, Rendered, RenderedMessage, Selection, variant_bucket};
 
-/// A recipient's message record and the counters this attempt changed, which the caller adds
-/// (summed over many messages: [`TriggerService::process_all`]). Empty when the record was
-/// written by someone else (a retry, a redelivered batch): theirs is counted by them.
-pub(crate) struct Processed {
-    pub record: MessageRecord,
-    pub delta: CountDelta,
-}
-
-impl Processed {
-    fn uncounted(record: MessageRecord) -> Self {
-        Self {
-            record,
-            delta: CountDelta(vec![]),
-        }
-    }
-}
-
 /// What the checks decided for a recipient.
 enum Decision {
     Exclude(ExclusionReason, String),
@@ -73,14 +56,13 @@ where
     Q: Queue,
     C: Clock,
 {
-    /// Runs one recipient through the pipeline and returns their message record with the
-    /// counters to add (the caller adds them). Safe to run again for the same work: the
-    /// deterministic message id finds the first record, and it is not counted again.
+    /// Runs one recipient through the pipeline and returns their message record. Safe to run
+    /// again for the same work: the deterministic message id finds the first record.
     pub(crate) async fn process(
         &self,
         ctx: &CampaignCtx,
         work: &RecipientWork,
-    ) -> Result<Processed, StoreError> {
+    ) -> Result<MessageRecord, StoreError> {
         let channel = ctx.version.spec.channel;
         let key = RecipientKey {
             namespace: work.recipient.namespace.to_ascii_lowercase(),
@@ -88,7 +70,7 @@ where
         };
         let id = MessageId::derive(work.execution_id, &key, channel);
         if let Some(existing) = self.store.get_message(&id).await? {
-            return Ok(Processed::uncounted(existing));
+            return Ok(existing);
         }
         let now = self.clock.now();
         let record = MessageRecord {
@@ -114,19 +96,18 @@ where
     }
 
     /// Releases held messages that are due: each runs through the pipeline again (consent and
-    /// suppression may have changed), without the quiet-hours check. The caller adds the
-    /// counters.
+    /// suppression may have changed), without the quiet-hours check.
     pub(crate) async fn release(
         &self,
         ctx: &CampaignCtx,
         held: &HeldMessage,
-    ) -> Result<Processed, StoreError> {
+    ) -> Result<MessageRecord, StoreError> {
         let now = self.clock.now();
         match self.store.get_message(&held.message_id).await? {
             Some(record) if record.outcome == OutcomeKind::Queued => {
                 self.run(ctx, &held.work, record, Slot::Queued, now).await
             }
-            Some(record) => Ok(Processed::uncounted(record)),
+            Some(record) => Ok(record),
             None => self.process(ctx, &held.work).await,
         }
     }
@@ -138,7 +119,7 @@ where
         mut record: MessageRecord,
         slot: Slot,
         now: Timestamp,
-    ) -> Result<Processed, StoreError> {
+    ) -> Result<MessageRecord, StoreError> {
         let decision = self.decide(ctx, work, &mut record, slot, now).await?;
         record.updated_at = now;
         match decision {
@@ -165,7 +146,7 @@ where
                 record.detail = Some(format!("quiet hours: held until {release_at}"));
                 record.release_at = Some(release_at);
                 if slot == Slot::Queued {
-                    return Ok(Processed::uncounted(record));
+                    return Ok(record);
                 }
                 self.write(ctx, record, slot, CountDelta::one("queued"))
                     .await
@@ -175,21 +156,28 @@ where
     }
 
     /// Writes the record (a new claim, counted as targeted too, or a transition from `queued`)
-    /// and returns it with its counters. When someone else wrote it first, their record is
-    /// returned and nothing is counted.
+    /// and counts it. When someone else wrote it first, their record is returned and nothing is
+    /// counted.
     async fn write(
         &self,
         ctx: &CampaignCtx,
         record: MessageRecord,
         slot: Slot,
         delta: CountDelta,
-    ) -> Result<Processed, StoreError> {
+    ) -> Result<MessageRecord, StoreError> {
         let delta = match self.take(&record, slot).await? {
             Ok(base) => base.plus(delta),
-            Err(existing) => return Ok(Processed::uncounted(existing)),
+            Err(existing) => return Ok(existing),
         };
+        self.count(
+            ctx.campaign.id,
+            ctx.version.version,
+            record.execution_id,
+            &delta,
+        )
+        .await?;
         self.notify(ctx.webhook.as_ref(), &record).await;
-        Ok(Processed { record, delta })
+        Ok(record)
     }
 
     /// Takes the message for this attempt: claims a new record (counted as targeted, once) or
@@ -218,18 +206,25 @@ where
         }
     }
 
-    /// Moves a claimed (`pending`) record to its outcome; returns it with its counters.
+    /// Moves a claimed (`pending`) record to its outcome and counts it.
     async fn settle(
         &self,
         ctx: &CampaignCtx,
         record: MessageRecord,
         delta: CountDelta,
-    ) -> Result<Processed, StoreError> {
+    ) -> Result<MessageRecord, StoreError> {
         self.store
             .update_message(&record, OutcomeKind::Pending)
             .await?;
+        self.count(
+            ctx.campaign.id,
+            ctx.version.version,
+            record.execution_id,
+            &delta,
+        )
+        .await?;
         self.notify(ctx.webhook.as_ref(), &record).await;
-        Ok(Processed { record, delta })
+        Ok(record)
     }
 
     /// The checks before anything is written: profile, address, suppression, consent, quiet
@@ -494,14 +489,14 @@ where
         mut record: MessageRecord,
         slot: Slot,
         outgoing: Outgoing,
-    ) -> Result<Processed, StoreError> {
+    ) -> Result<MessageRecord, StoreError> {
         let now = record.updated_at;
         // Claim: from here on this attempt owns the message.
         record.outcome = OutcomeKind::Pending;
         record.release_at = None;
         let base = match self.take(&record, slot).await? {
             Ok(base) => base,
-            Err(existing) => return Ok(Processed::uncounted(existing)),
+            Err(existing) => return Ok(existing),
         };
         if !outgoing.caps.is_empty()
             && let Some(full) = self.store.increment_within(&outgoing.caps, now).await?

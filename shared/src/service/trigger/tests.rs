@@ -13,9 +13,8 @@ use crate::domain::{
     CampaignSpec, ChannelConfigSpec, OutcomeKind, RuleSetSpec, Suppression, SuppressionReason,
 };
 use crate::ports::{
-    AcceptanceStore, Accepted, CampaignStore, CountStore, EmailEnvelope, EmailSender,
-    ExecutionStore, FixedClock, PushEnvelope, PushSender, SendError, SmsEnvelope, SmsSender,
-    SuppressionStore,
+    AcceptanceStore, Accepted, CampaignStore, EmailEnvelope, EmailSender, ExecutionStore,
+    FixedClock, PushEnvelope, PushSender, SendError, SmsEnvelope, SmsSender, SuppressionStore,
 };
 use crate::service::{AdminConfig, AdminService};
 
@@ -1035,91 +1034,6 @@ async fn the_tick_moves_campaigns_along_their_schedule_once() {
         w.admin.get_campaign(id).await.unwrap().campaign.status,
         crate::domain::CampaignStatus::Completed
     );
-}
-
-#[tokio::test]
-async fn an_audience_batch_adds_its_counts_once_per_flush_not_once_per_message() {
-    let w = world();
-    let campaign = marketing_sms(&w, json!({"name": "R"})).await;
-    let audience = phone_audience(&w, 60).await;
-    let before = w.trigger.store().count_writes();
-    let reply = w
-        .audience(json!({"campaignId": campaign, "audience": {"id": audience}}))
-        .await
-        .unwrap();
-    w.run_jobs().await;
-    assert_eq!(w.delivery.calls().len(), 60);
-    let writes = w.trigger.store().count_writes() - before;
-    // 60 messages in one batch: flushed at 25, 50 and the end (COUNT_FLUSH = 25), two scopes
-    // each, plus the planned count. Counted per message it would be 121.
-    assert_eq!(COUNT_FLUSH, 25);
-    assert!(writes <= 7, "{writes} count writes");
-    let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
-    let view = w
-        .trigger
-        .execution(body["executionId"].as_str().unwrap())
-        .await
-        .unwrap();
-    assert_eq!((view.counts.targeted, view.counts.sent), (60, 60));
-    assert_eq!(view.status, ExecutionStatus::Succeeded);
-    let cid: CampaignId = campaign.parse().unwrap();
-    let report = w
-        .trigger
-        .store()
-        .get_counts(CountScope::CampaignVersion(cid, view.campaign_version))
-        .await
-        .unwrap();
-    assert_eq!((report.targeted, report.sent), (60, 60));
-}
-
-#[tokio::test]
-async fn a_recipient_failing_part_way_leaves_the_others_counted_and_the_retry_counts_only_it() {
-    let w = world();
-    let campaign = w.reset_email().await;
-    let emails: Vec<String> = (1..=5).map(|i| format!("user{i}@example.com")).collect();
-    for e in &emails {
-        w.profile(e, json!({})).await;
-    }
-    let request = json!({"requestId": "r-part", "campaignId": campaign,
-                         "recipients": emails.iter().map(|e| aep(e)).collect::<Vec<_>>()});
-    w.trigger.store().fail_claims_for(Some("user3@example.com"));
-    let err = w.unitary(request.clone()).await.unwrap_err();
-    assert!(matches!(err, TriggerError::Store(_)), "{err:?}");
-    assert_eq!(w.delivery.calls().len(), 4, "the others were sent");
-    let cid: CampaignId = campaign.parse().unwrap();
-    let live = w.trigger.store().get_campaign(cid).await.unwrap().unwrap();
-    let scope = CountScope::CampaignVersion(cid, live.live_version.unwrap());
-    let counts = w.trigger.store().get_counts(scope).await.unwrap();
-    assert_eq!(
-        (counts.targeted, counts.sent),
-        (4, 4),
-        "the recipients done before the failure are counted"
-    );
-
-    // The retry after the lease takes the request over and resumes the same execution.
-    w.trigger.store().fail_claims_for(None);
-    w.clock.advance(SignedDuration::from_secs(61));
-    let reply = w.unitary(request).await.unwrap();
-    assert_eq!(reply.status, 202);
-    assert_eq!(
-        w.delivery.calls().len(),
-        5,
-        "only the failed one is sent now"
-    );
-    let counts = w.trigger.store().get_counts(scope).await.unwrap();
-    assert_eq!(
-        (counts.targeted, counts.sent),
-        (5, 5),
-        "nobody counted twice"
-    );
-    let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
-    let view = w
-        .trigger
-        .execution(body["executionId"].as_str().unwrap())
-        .await
-        .unwrap();
-    assert_eq!((view.counts.targeted, view.counts.sent), (5, 5));
-    assert_eq!(view.status, ExecutionStatus::Succeeded);
 }
 
 #[tokio::test]
