@@ -141,6 +141,7 @@ macro_rules! __execution_contract_cases {
             listing_messages_pages_one_execution_in_message_id_order
             an_execution_without_messages_lists_one_empty_page
             a_message_is_found_by_the_provider_id_an_update_gave_it
+            a_changed_provider_id_finds_the_message_and_the_old_or_a_refused_one_does_not
             concurrent_claims_of_one_message_let_exactly_one_win
             // counts
             counts_of_an_unknown_scope_are_zero
@@ -154,6 +155,7 @@ macro_rules! __execution_contract_cases {
             a_decrement_gives_back_one_to_every_counter
             incrementing_or_decrementing_no_counters_changes_nothing
             concurrent_increments_never_exceed_the_limit
+            one_counter_alone_restarts_after_its_window_and_concurrent_increments_stay_within_it
             // schedules
             a_schedule_is_inserted_and_read_back
             a_missing_schedule_reads_as_none_and_cannot_be_cancelled_or_triggered
@@ -1150,6 +1152,80 @@ pub async fn a_message_is_found_by_the_provider_id_an_update_gave_it<S: Executio
     );
 }
 
+/// Adapters may make a message findable by a provider id before (or without) the message
+/// write that gives it that id (DynamoDB writes a pointer first): finding by an id the
+/// stored record does not carry must give nothing.
+pub async fn a_changed_provider_id_finds_the_message_and_the_old_or_a_refused_one_does_not<
+    S: ExecutionStores,
+>(
+    store: &S,
+) {
+    let m = message(ExecutionId::new(), CampaignId::new(), 1);
+    let find = |id: &'static str| async move {
+        ok(
+            store.find_message_by_provider_id(id).await,
+            "finding a message by provider id",
+        )
+    };
+    assert_eq!(claim(store, &m).await, Claim::Claimed);
+    let first = sent(&m, "ses-first");
+    ok(
+        store.update_message(&first, OutcomeKind::Pending).await,
+        "Pending -> Sent",
+    );
+    // A refused update (stale outcome) with a new provider id makes that id find nothing.
+    let stale = sent(&m, "ses-stale");
+    assert_eq!(
+        conflict(
+            store.update_message(&stale, OutcomeKind::Pending).await,
+            "an update from a stale outcome with a new provider id"
+        ),
+        Conflict::RevisionMismatch
+    );
+    assert_eq!(find("ses-stale").await, None, "a refused update's id");
+    assert_eq!(find("ses-first").await, Some(first.clone()));
+    // A move from `sent` to `sent` with another provider id: the new id finds it, the old not.
+    let second = MessageRecord {
+        updated_at: at(20),
+        ..sent(&m, "ses-second")
+    };
+    ok(
+        store.update_message(&second, OutcomeKind::Sent).await,
+        "Sent -> Sent with a new provider id",
+    );
+    assert_eq!(find("ses-second").await, Some(second.clone()));
+    assert_eq!(
+        find("ses-first").await,
+        None,
+        "the id the message no longer carries"
+    );
+    // A feedback move keeps the id: still found, with the latest record.
+    let delivered = MessageRecord {
+        outcome: OutcomeKind::Delivered,
+        updated_at: at(30),
+        ..second
+    };
+    ok(
+        store.update_message(&delivered, OutcomeKind::Sent).await,
+        "Sent -> Delivered",
+    );
+    assert_eq!(find("ses-second").await, Some(delivered.clone()));
+    // A feedback move from a stale outcome changes nothing.
+    let complained = MessageRecord {
+        outcome: OutcomeKind::Complained,
+        updated_at: at(40),
+        ..delivered.clone()
+    };
+    assert_eq!(
+        conflict(
+            store.update_message(&complained, OutcomeKind::Sent).await,
+            "a feedback move from a stale outcome"
+        ),
+        Conflict::RevisionMismatch
+    );
+    assert_eq!(stored_message(store, &m.id).await, Some(delivered));
+}
+
 pub async fn concurrent_claims_of_one_message_let_exactly_one_win<S: ExecutionStores>(store: &S) {
     const WORKERS: usize = 30;
     let base = message(ExecutionId::new(), CampaignId::new(), 1);
@@ -1435,6 +1511,54 @@ pub async fn concurrent_increments_never_exceed_the_limit<S: ExecutionStores>(st
         (10, Some(0)),
         "the other counter was incremented exactly by the successful calls"
     );
+}
+
+/// One counter per call is the common case (one frequency cap, the soft-bounce marker), and a
+/// store may take it by another path than several counters (DynamoDB: an UpdateItem instead of
+/// a transaction).
+pub async fn one_counter_alone_restarts_after_its_window_and_concurrent_increments_stay_within_it<
+    S: ExecutionStores,
+>(
+    store: &S,
+) {
+    const SENDERS: usize = 30;
+    let hour = cap("ann|all|hour|2027-01-15T10", 7, 100);
+    let barrier = Arc::new(tokio::sync::Barrier::new(SENDERS));
+    let mut tasks = Vec::new();
+    for _ in 0..SENDERS {
+        let (store, barrier, counter) = (store.clone(), Arc::clone(&barrier), hour.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            store.increment_within(&[counter], at(0)).await
+        }));
+    }
+    let mut succeeded = 0;
+    for task in tasks {
+        match task.await.expect("a sender task panicked") {
+            Ok(None) => succeeded += 1,
+            Ok(Some(0)) => {}
+            other => panic!("a concurrent increment answered {other:?}"),
+        }
+    }
+    assert_eq!(succeeded, 7, "exactly the limit of increments succeed");
+    assert_eq!(
+        increment(store, std::slice::from_ref(&hour), 99).await,
+        Some(0),
+        "one second before its end the window is still full"
+    );
+    // At its end the stored counter counts as empty: the same key taken again (with a later
+    // end) starts over and takes its limit again.
+    let again = cap("ann|all|hour|2027-01-15T10", 7, 200);
+    assert_eq!(
+        fill(store, std::slice::from_ref(&again), 100, 20).await,
+        (7, Some(0)),
+        "an expired counter restarts"
+    );
+    ok(
+        store.decrement(std::slice::from_ref(&again)).await,
+        "decrementing",
+    );
+    assert_eq!(fill(store, &[again], 101, 20).await, (1, Some(0)));
 }
 
 // ---------------------------------------------------------------------------------------------

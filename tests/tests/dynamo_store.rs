@@ -715,7 +715,7 @@ async fn messages_are_indexed_under_their_execution_and_a_provider_id_gets_a_poi
         .unwrap();
     let pointer = raw_get(&store, "providerMessage#0100018c-ses-1", "_")
         .await
-        .expect("the pointer, written with the update");
+        .expect("the pointer, written before the update");
     assert_eq!(pointer["messageId"], s(m.id.as_str()));
     assert_eq!(
         store
@@ -725,7 +725,8 @@ async fn messages_are_indexed_under_their_execution_and_a_provider_id_gets_a_poi
         Some(first.clone())
     );
 
-    // A refused update writes no pointer either.
+    // A refused update may leave its pointer (written first, not in a transaction with the
+    // message), but that pointer finds nothing: the message does not carry its id.
     let stale = sent(&m, "never-written");
     let err = store
         .update_message(&stale, OutcomeKind::Pending)
@@ -735,10 +736,16 @@ async fn messages_are_indexed_under_their_execution_and_a_provider_id_gets_a_poi
         matches!(err, StoreError::Conflict(Conflict::RevisionMismatch)),
         "{err:?}"
     );
-    assert!(
-        raw_get(&store, "providerMessage#never-written", "_")
+    let left = raw_get(&store, "providerMessage#never-written", "_")
+        .await
+        .expect("the pointer of the refused update");
+    assert_eq!(left["messageId"], s(m.id.as_str()));
+    assert_eq!(
+        store
+            .find_message_by_provider_id("never-written")
             .await
-            .is_none()
+            .unwrap(),
+        None
     );
 
     // A later provider id leaves the old pointer behind, but it no longer finds the message.

@@ -120,7 +120,10 @@ pub trait MessageStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<Claim>> + Send;
     /// Replaces the record if its stored outcome is `expected` (`Conflict(RevisionMismatch)`
     /// otherwise, also when it does not exist). When the new record has a
-    /// `provider_message_id`, it becomes findable by it.
+    /// `provider_message_id`, it becomes findable by it. The write of the record is atomic;
+    /// the lookup by provider id may be written first and separately (DynamoDB), so
+    /// [`MessageStore::find_message_by_provider_id`] returns a message only while its stored
+    /// record carries that id.
     fn update_message(
         &self,
         message: &MessageRecord,

@@ -440,24 +440,6 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
-    /// A conditional Put in a transaction that returns the old item when its condition fails.
-    pub(crate) fn tx_put_returning(
-        &self,
-        item: Item,
-        cond: Cond,
-    ) -> StoreResult<TransactWriteItem> {
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(cond.expression)
-            .set_expression_attribute_names(cond.names())
-            .set_expression_attribute_values(cond.values())
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(DynamoError::from)?;
-        Ok(TransactWriteItem::builder().put(put).build())
-    }
-
     /// An Update in a transaction; when its condition fails it returns the old item.
     pub(crate) fn tx_update(&self, update: Update) -> StoreResult<TransactWriteItem> {
         let built = TxUpdate::builder()
@@ -471,6 +453,18 @@ impl DynamoStore {
             .build()
             .map_err(DynamoError::from)?;
         Ok(TransactWriteItem::builder().update(built).build())
+    }
+
+    /// PutItem without a condition (creates or replaces the item).
+    pub(crate) async fn put(&self, item: Item) -> StoreResult<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| self.sdk_error("PutItem", e))?;
+        Ok(())
     }
 
     /// PutItem under a condition; a failed condition returns the old item.

@@ -1,11 +1,20 @@
 //! Messages at `pk = message#{messageId}, sk = _`, listed per execution through `gsi1`
 //! (`gsi1pk = messages#{executionId}`, `gsi1sk = {messageId}`). A message with a provider
 //! message id is findable by it through a pointer item at
-//! `pk = providerMessage#{providerMessageId}, sk = _` (`messageId`), written in the same
-//! transaction as the message.
+//! `pk = providerMessage#{providerMessageId}, sk = _` (`messageId`).
+//!
+//! The pointer is a plain PutItem written **before** the message write that gives the message
+//! its provider id, not in a transaction with it (a transaction costs two write units per
+//! item): a crash or a refused update in between leaves a pointer to a message that does not
+//! carry that id, which [`MessageStore::find_message_by_provider_id`] does not return, while a
+//! message carrying an id always has its pointer. Pointers are idempotent (same id, same
+//! message). An update from an outcome after sending (`sent`, `delivered`…, the feedback
+//! moves) first tries the message write alone under the condition that it already carries
+//! the id (so its pointer exists); only when it carries another id or none is the pointer
+//! put first and the write repeated.
 
 use super::DynamoStore;
-use super::calls::{Cond, FailedCondition, Query, TxFailure, Written};
+use super::calls::{Cond, Query, Written};
 use super::codec::{decode, encode, encode_value};
 use super::cursor;
 use super::keys::{
@@ -17,6 +26,7 @@ use crate::ports::{Claim, Conflict, MessageStore, Page, PageRequest, StoreError,
 
 const MESSAGE_ID: &str = "messageId";
 const OUTCOME: &str = "outcome";
+const PROVIDER_MESSAGE_ID: &str = "providerMessageId";
 
 fn message_key(id: &MessageId) -> Item {
     key(message_pk(id), WHOLE)
@@ -43,6 +53,30 @@ fn outcome_is(expected: OutcomeKind) -> StoreResult<Cond> {
     })
 }
 
+/// The stored outcome is `expected` and the stored record already carries `provider_id`.
+fn outcome_and_provider_id_are(expected: OutcomeKind, provider_id: &str) -> StoreResult<Cond> {
+    Ok(Cond {
+        expression: "#outcome = :expected AND #pid = :pid",
+        names: vec![("#outcome", OUTCOME), ("#pid", PROVIDER_MESSAGE_ID)],
+        values: vec![
+            (":expected", encode_value(&expected)?),
+            (":pid", s(provider_id)),
+        ],
+    })
+}
+
+/// Outcomes a message reaches only once a provider accepted it, with its provider id.
+fn after_sending(outcome: OutcomeKind) -> bool {
+    matches!(
+        outcome,
+        OutcomeKind::Sent | OutcomeKind::Delivered | OutcomeKind::Bounced | OutcomeKind::Complained
+    )
+}
+
+fn mismatch() -> StoreError {
+    StoreError::Conflict(Conflict::RevisionMismatch)
+}
+
 impl DynamoStore {
     /// The message `item` names, for a claim that found one.
     async fn existing(&self, old: Option<Item>, id: &MessageId) -> StoreResult<Claim> {
@@ -62,23 +96,14 @@ impl DynamoStore {
 impl MessageStore for DynamoStore {
     async fn claim_message(&self, message: &MessageRecord) -> StoreResult<Claim> {
         let item = message_item(message)?;
-        let Some(provider_id) = &message.provider_message_id else {
-            return match self.put_if(item, Cond::absent()).await? {
-                Written::Done => Ok(Claim::Claimed),
-                Written::Refused(old) => self.existing(old, &message.id).await,
-            };
-        };
-        let items = vec![
-            self.tx_put_returning(item, Cond::absent())?,
-            self.tx_put(pointer_item(provider_id, &message.id), None)?,
-        ];
-        match self.transact_detailed(items).await {
-            Ok(()) => Ok(Claim::Claimed),
-            Err(TxFailure::Conditions(failed)) => {
-                let old = failed.into_iter().find_map(|f| f.old);
-                self.existing(old, &message.id).await
-            }
-            Err(TxFailure::Store(e)) => Err(e),
+        if let Some(provider_id) = &message.provider_message_id {
+            // Pointer first (see the module documentation): a refused claim leaves a pointer
+            // to a message that does not carry this id, which finds nothing.
+            self.put(pointer_item(provider_id, &message.id)).await?;
+        }
+        match self.put_if(item, Cond::absent()).await? {
+            Written::Done => Ok(Claim::Claimed),
+            Written::Refused(old) => self.existing(old, &message.id).await,
         }
     }
 
@@ -88,29 +113,42 @@ impl MessageStore for DynamoStore {
         expected: OutcomeKind,
     ) -> StoreResult<()> {
         let item = message_item(message)?;
-        let refused = match &message.provider_message_id {
-            None => matches!(
-                self.put_if(item, outcome_is(expected)?).await?,
-                Written::Refused(_)
-            ),
-            Some(provider_id) => {
-                let items = vec![
-                    self.tx_put(item, Some(outcome_is(expected)?))?,
-                    self.tx_put(pointer_item(provider_id, &message.id), None)?,
-                ];
-                match self.transact_detailed(items).await {
-                    Ok(()) => false,
-                    Err(TxFailure::Conditions(failed)) => failed
-                        .iter()
-                        .any(|FailedCondition { index, .. }| *index == 0),
-                    Err(TxFailure::Store(e)) => return Err(e),
+        let Some(provider_id) = &message.provider_message_id else {
+            return match self.put_if(item, outcome_is(expected)?).await? {
+                Written::Done => Ok(()),
+                Written::Refused(_) => Err(mismatch()),
+            };
+        };
+        if after_sending(expected) {
+            // Most likely the stored record carries this id already (a feedback move), so its
+            // pointer exists: write the message alone, on that condition.
+            match self
+                .put_if(
+                    item.clone(),
+                    outcome_and_provider_id_are(expected, provider_id)?,
+                )
+                .await?
+            {
+                Written::Done => return Ok(()),
+                Written::Refused(old) => {
+                    let old = match old {
+                        Some(old) => Some(old),
+                        None => self.get_raw(message_key(&message.id)).await?,
+                    };
+                    let expected_value = encode_value(&expected)?;
+                    if old.as_ref().and_then(|o| o.get(OUTCOME)) != Some(&expected_value) {
+                        return Err(mismatch());
+                    }
+                    // At the expected outcome with another provider id (or none): the pointer
+                    // is written below.
                 }
             }
-        };
-        if refused {
-            return Err(StoreError::Conflict(Conflict::RevisionMismatch));
         }
-        Ok(())
+        self.put(pointer_item(provider_id, &message.id)).await?;
+        match self.put_if(item, outcome_is(expected)?).await? {
+            Written::Done => Ok(()),
+            Written::Refused(_) => Err(mismatch()),
+        }
     }
 
     async fn get_message(&self, id: &MessageId) -> StoreResult<Option<MessageRecord>> {

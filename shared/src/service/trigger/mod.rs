@@ -453,9 +453,6 @@ where
             Ok(id) => id,
             Err(replay) => return Ok(replay),
         };
-        let execution = self
-            .open_execution(&ctx, execution_id, kind, &request, now)
-            .await?;
         let works: Vec<RecipientWork> = request
             .recipients
             .iter()
@@ -469,7 +466,9 @@ where
             })
             .collect();
         self.process_all(&ctx, &works, None).await?;
-        let finished = self.close_execution(execution).await?;
+        let finished = self
+            .record_execution(&ctx, execution_id, kind, &request, now)
+            .await?;
         let response = ExecutionResponse {
             execution_id,
             request_id: request.request_id.clone(),
@@ -537,18 +536,21 @@ where
         }
     }
 
-    /// Inserts the execution (or finds it again when a retry resumes it) and counts its targets.
-    async fn open_execution(
+    /// Writes a unitary execution once, `Succeeded`, after its recipients were processed: the
+    /// caller learns its id from the response, which comes after this, so an `InProgress`
+    /// record would only be seen by readers who guessed the id (or got it from a feedback
+    /// webhook event queued meanwhile), and it cost a second write per trigger. A retry that
+    /// resumes the request (the lease was taken over) writes the same id: when an earlier
+    /// attempt wrote it, that record is kept and answered. A record still `InProgress`
+    /// (written by an earlier version of Herald, which inserted it first) is closed.
+    async fn record_execution(
         &self,
         ctx: &CampaignCtx,
         id: ExecutionId,
         kind: ExecutionKind,
         request: &UnitaryRequest,
-        now: Timestamp,
+        started_at: Timestamp,
     ) -> Result<Execution, TriggerError> {
-        if let Some(existing) = self.store.get_execution(id).await? {
-            return Ok(existing);
-        }
         let execution = Execution {
             id,
             kind,
@@ -556,26 +558,26 @@ where
             campaign_version: ctx.version.version,
             request_id: request.request_id.clone(),
             audience_id: None,
-            status: ExecutionStatus::InProgress,
+            status: ExecutionStatus::Succeeded,
             context: serde_json::Value::Null,
-            created_at: now,
+            created_at: started_at,
             created_by: self.config.created_by.clone(),
-            modified_at: now,
+            modified_at: self.clock.now(),
             plan_cursor: None,
             revision: 1,
         };
         match self.store.insert_execution(&execution).await {
-            Ok(()) => {}
+            Ok(()) => Ok(execution),
             Err(StoreError::Conflict(_)) => {
-                return self
+                let existing = self
                     .store
                     .get_execution(id)
                     .await?
-                    .ok_or_else(|| TriggerError::ExecutionNotFound(id.to_string()));
+                    .ok_or_else(|| TriggerError::ExecutionNotFound(id.to_string()))?;
+                self.close_execution(existing).await
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => Err(e.into()),
         }
-        Ok(execution)
     }
 
     async fn close_execution(&self, mut execution: Execution) -> Result<Execution, TriggerError> {

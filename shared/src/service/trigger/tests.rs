@@ -13,8 +13,8 @@ use crate::domain::{
     CampaignSpec, ChannelConfigSpec, OutcomeKind, RuleSetSpec, Suppression, SuppressionReason,
 };
 use crate::ports::{
-    Accepted, EmailEnvelope, EmailSender, FixedClock, PushEnvelope, PushSender, SendError,
-    SmsEnvelope, SmsSender, SuppressionStore,
+    AcceptanceStore, Accepted, CampaignStore, EmailEnvelope, EmailSender, ExecutionStore,
+    FixedClock, PushEnvelope, PushSender, SendError, SmsEnvelope, SmsSender, SuppressionStore,
 };
 use crate::service::{AdminConfig, AdminService};
 
@@ -1037,4 +1037,96 @@ async fn the_tick_moves_campaigns_along_their_schedule_once() {
         w.admin.get_campaign(id).await.unwrap().campaign.status,
         crate::domain::CampaignStatus::Completed
     );
+}
+
+#[tokio::test]
+async fn a_unitary_execution_is_written_once_and_a_resumed_attempt_keeps_the_record_it_finds() {
+    let w = world();
+    let campaign = w.reset_email().await;
+    w.profile("ann@example.com", json!({})).await;
+    w.profile("bob@example.com", json!({})).await;
+    // Written once, at the end, `Succeeded`.
+    let reply = w
+        .unitary(json!({"requestId": "r-once", "campaignId": campaign, "recipients": [aep("ann@example.com")]}))
+        .await
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    let eid: ExecutionId = body["executionId"].as_str().unwrap().parse().unwrap();
+    let stored = w.trigger.store().get_execution(eid).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.status, stored.revision),
+        (ExecutionStatus::Succeeded, 1)
+    );
+
+    // An attempt that died after writing its execution `InProgress` (as Herald did before it
+    // wrote executions once): the retry takes the lease over, resumes that execution, closes
+    // it and answers with its creation time.
+    let request = json!({"requestId": "r-legacy", "campaignId": campaign, "recipients": [aep("bob@example.com")]});
+    let parsed: UnitaryRequest = serde_json::from_value(request.clone()).unwrap();
+    let cid: CampaignId = campaign.parse().unwrap();
+    let key = RequestKey {
+        campaign_id: cid,
+        request_id: "r-legacy".into(),
+    };
+    let before = crate::ports::Clock::now(&w.clock);
+    let legacy = ExecutionId::new();
+    let begun = w
+        .trigger
+        .store()
+        .begin_request(
+            &key,
+            &body_hash(&parsed),
+            legacy,
+            before,
+            before,
+            before
+                .saturating_add(SignedDuration::from_hours(24))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        begun,
+        Begin::Started {
+            execution_id: legacy
+        }
+    );
+    let live = w.trigger.store().get_campaign(cid).await.unwrap().unwrap();
+    w.trigger
+        .store()
+        .insert_execution(&Execution {
+            id: legacy,
+            kind: ExecutionKind::Unitary,
+            campaign_id: cid,
+            campaign_version: live.live_version.unwrap(),
+            request_id: "r-legacy".into(),
+            audience_id: None,
+            status: ExecutionStatus::InProgress,
+            context: serde_json::Value::Null,
+            created_at: before,
+            created_by: "herald".into(),
+            modified_at: before,
+            plan_cursor: None,
+            revision: 1,
+        })
+        .await
+        .unwrap();
+    w.clock.advance(SignedDuration::from_secs(5));
+    let reply = w.unitary(request).await.unwrap();
+    assert_eq!(reply.status, 202);
+    let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    assert_eq!(body["executionId"], json!(legacy.to_string()));
+    assert_eq!(body["createdAt"], json!(before.to_string()));
+    let stored = w
+        .trigger
+        .store()
+        .get_execution(legacy)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (stored.status, stored.revision),
+        (ExecutionStatus::Succeeded, 2)
+    );
+    assert_eq!(w.delivery.calls(), ["ann@example.com", "bob@example.com"]);
 }
