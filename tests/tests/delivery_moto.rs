@@ -462,7 +462,7 @@ async fn an_fcm_push_is_published_to_the_tokens_endpoint_with_the_gcm_payload() 
     assert_eq!(m["default"], "Order A-42 is on its way");
     let gcm: Value =
         serde_json::from_str(m["GCM"].as_str().expect("GCM is a string")).expect("JSON");
-    assert_eq!(gcm, push_content().fcm);
+    assert_eq!(gcm, push_content().fcm.value());
     assert_eq!(
         gcm["fcmV1Message"]["message"]["data"]["url"],
         "app://orders/A-42"
@@ -485,7 +485,7 @@ async fn apns_and_sandbox_pushes_use_their_own_keys() {
         assert_eq!(messages.len(), 1);
         let payload: Value =
             serde_json::from_str(messages[0][key].as_str().expect("payload string")).expect("JSON");
-        assert_eq!(payload, push_content().apns, "{key}");
+        assert_eq!(payload, push_content().apns.value(), "{key}");
         assert_eq!(payload["aps"]["alert"]["title"], "Shipped");
         assert!(messages[0].get("GCM").is_none());
     }

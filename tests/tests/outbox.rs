@@ -266,7 +266,7 @@ async fn sms_and_push_are_written_as_json_only() {
     assert_eq!(m.token, "apns-token-1");
     assert_eq!(m.content, p.content);
     assert_eq!(
-        m.content.apns["aps"]["alert"]["body"],
+        m.content.apns.value()["aps"]["alert"]["body"],
         "Order A-42 is on its way"
     );
 }

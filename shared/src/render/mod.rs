@@ -110,9 +110,11 @@ pub struct RenderedPush {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sound: Option<String>,
     /// The APNs payload (`{"aps": …}`) as SNS will send it.
-    pub apns: Value,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub apns: push::PayloadJson,
     /// The FCM v1 payload as SNS will send it.
-    pub fcm: Value,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub fcm: push::PayloadJson,
     /// Size in bytes of the larger of the two payloads.
     pub payload_bytes: usize,
 }

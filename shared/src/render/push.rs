@@ -26,9 +26,44 @@ pub struct PushParts<'a> {
 /// The two payloads and the serialized size of the larger one.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Payloads {
-    pub apns: Value,
-    pub fcm: Value,
+    pub apns: PayloadJson,
+    pub fcm: PayloadJson,
     pub bytes: usize,
+}
+
+/// A payload as the JSON text SNS carries, serialized once when it is rendered: the size check
+/// and every delivery attempt use this text. In Herald's own JSON (previews, outbox entries) it
+/// appears as the object it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PayloadJson(String);
+
+impl PayloadJson {
+    /// Serializes a payload.
+    pub fn new(value: &Value) -> Self {
+        Self(value.to_string())
+    }
+
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The payload parsed back (for inspection and tests).
+    pub fn value(&self) -> Value {
+        serde_json::from_str(&self.0).unwrap_or(Value::Null)
+    }
+}
+
+impl serde::Serialize for PayloadJson {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.value().serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for PayloadJson {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Value::deserialize(d).map(|v| Self::new(&v))
+    }
 }
 
 /// Builds the APNs payload
@@ -100,7 +135,8 @@ pub fn payloads(p: &PushParts<'_>) -> Payloads {
     }
     let fcm = json!({ "fcmV1Message": { "message": message } });
 
-    let bytes = apns.to_string().len().max(fcm.to_string().len());
+    let (apns, fcm) = (PayloadJson::new(&apns), PayloadJson::new(&fcm));
+    let bytes = apns.as_str().len().max(fcm.as_str().len());
     Payloads { apns, fcm, bytes }
 }
 
@@ -121,7 +157,7 @@ mod tests {
             sound: Some("default"),
         });
         assert_eq!(
-            p.apns,
+            p.apns.value(),
             json!({
                 "aps": {"alert": {"title": "Shipped", "body": "Your order is on its way"},
                         "badge": 3, "sound": "default", "mutable-content": 1},
@@ -129,7 +165,7 @@ mod tests {
             })
         );
         assert_eq!(
-            p.fcm,
+            p.fcm.value(),
             json!({"fcmV1Message": {"message": {
                 "notification": {"title": "Shipped", "body": "Your order is on its way",
                                  "image": "https://img.example/1.png"},
@@ -138,10 +174,7 @@ mod tests {
                 "android": {"notification": {"sound": "default", "notification_count": 3}}
             }}})
         );
-        assert_eq!(
-            p.bytes,
-            p.apns.to_string().len().max(p.fcm.to_string().len())
-        );
+        assert_eq!(p.bytes, p.apns.as_str().len().max(p.fcm.as_str().len()));
     }
 
     #[test]
@@ -156,9 +189,9 @@ mod tests {
             badge: None,
             sound: None,
         });
-        assert_eq!(p.apns, json!({"aps": {"alert": {"body": "Hi"}}}));
+        assert_eq!(p.apns.value(), json!({"aps": {"alert": {"body": "Hi"}}}));
         assert_eq!(
-            p.fcm,
+            p.fcm.value(),
             json!({"fcmV1Message": {"message": {"notification": {"body": "Hi"}}}})
         );
     }
@@ -175,6 +208,6 @@ mod tests {
             badge: None,
             sound: None,
         });
-        assert_eq!(p.apns["aps"], json!({"alert": {"body": "Hi"}}));
+        assert_eq!(p.apns.value()["aps"], json!({"alert": {"body": "Hi"}}));
     }
 }

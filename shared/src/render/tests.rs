@@ -195,18 +195,18 @@ fn a_push_renders_its_fields_and_both_payloads() {
     assert_eq!(p.data["orderId"], "42");
     assert_eq!(p.badge, Some(2));
     assert_eq!(
-        p.apns,
+        p.apns.value(),
         json!({"aps": {"alert": {"title": "Hi <Ada>", "body": "Order 42 shipped"},
                        "badge": 2, "sound": "default"},
                "orderId": "42", "kind": "shipping", "url": "app://orders/42"})
     );
     assert_eq!(
-        p.fcm["fcmV1Message"]["message"]["data"],
+        p.fcm.value()["fcmV1Message"]["message"]["data"],
         json!({"orderId": "42", "kind": "shipping", "url": "app://orders/42"})
     );
     assert_eq!(
         p.payload_bytes,
-        p.apns.to_string().len().max(p.fcm.to_string().len())
+        p.apns.as_str().len().max(p.fcm.as_str().len())
     );
 }
 

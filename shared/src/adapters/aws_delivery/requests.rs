@@ -76,12 +76,15 @@ pub fn platform_key(platform: PushPlatform) -> &'static str {
 /// `{"default": body, "<platform key>": "<payload JSON as a string>"}`.
 pub fn push_message(platform: PushPlatform, content: &RenderedPush) -> String {
     let payload = match platform {
-        PushPlatform::Apns | PushPlatform::ApnsSandbox => content.apns.to_string(),
-        PushPlatform::Fcm => content.fcm.to_string(),
+        PushPlatform::Apns | PushPlatform::ApnsSandbox => content.apns.as_str(),
+        PushPlatform::Fcm => content.fcm.as_str(),
     };
     let mut m = Map::new();
     m.insert("default".into(), Value::String(content.body.clone()));
-    m.insert(platform_key(platform).into(), Value::String(payload));
+    m.insert(
+        platform_key(platform).into(),
+        Value::String(payload.to_string()),
+    );
     Value::Object(m).to_string()
 }
 
@@ -106,6 +109,7 @@ mod tests {
 
     use super::*;
     use crate::domain::{CampaignId, ExecutionId, MessageId};
+    use crate::render::push::PayloadJson;
 
     fn tags() -> MessageTags {
         MessageTags {
@@ -193,8 +197,12 @@ mod tests {
             data: BTreeMap::new(),
             badge: None,
             sound: None,
-            apns: json!({"aps": {"alert": {"title": "Shipped", "body": "On its way"}}}),
-            fcm: json!({"fcmV1Message": {"message": {"notification": {"body": "On its way"}}}}),
+            apns: PayloadJson::new(
+                &json!({"aps": {"alert": {"title": "Shipped", "body": "On its way"}}}),
+            ),
+            fcm: PayloadJson::new(
+                &json!({"fcmV1Message": {"message": {"notification": {"body": "On its way"}}}}),
+            ),
             payload_bytes: 80,
         }
     }
@@ -202,9 +210,13 @@ mod tests {
     #[test]
     fn the_push_message_has_the_default_and_only_the_platforms_payload_as_a_string() {
         for (platform, key, payload) in [
-            (PushPlatform::Apns, "APNS", push().apns),
-            (PushPlatform::ApnsSandbox, "APNS_SANDBOX", push().apns),
-            (PushPlatform::Fcm, "GCM", push().fcm),
+            (PushPlatform::Apns, "APNS", push().apns.value()),
+            (
+                PushPlatform::ApnsSandbox,
+                "APNS_SANDBOX",
+                push().apns.value(),
+            ),
+            (PushPlatform::Fcm, "GCM", push().fcm.value()),
         ] {
             let m: Value = serde_json::from_str(&push_message(platform, &push())).unwrap();
             let obj = m.as_object().unwrap();
