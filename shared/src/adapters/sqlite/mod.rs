@@ -290,7 +290,7 @@ type Answer = Box<dyn FnOnce(Result<(), &str>) + Send>;
 /// The write connection, and the thread that commits queued operations on it in groups.
 struct Writer {
     conn: Arc<Mutex<Connection>>,
-    ops: Mutex<mpsc::Sender<Op>>,
+    ops: mpsc::Sender<Op>,
     /// Write transactions begun (tests check that waiting writes share one).
     #[cfg_attr(not(test), expect(dead_code, reason = "read by the tests"))]
     groups: Arc<AtomicU64>,
@@ -306,11 +306,7 @@ impl Writer {
             .name("herald-sqlite-writer".into())
             .spawn(move || write_loop(&shared, &inbox, &counter))
             .map_err(StoreError::backend)?;
-        Ok(Self {
-            conn,
-            ops: Mutex::new(ops),
-            groups,
-        })
+        Ok(Self { conn, ops, groups })
     }
 
     /// The write connection, when nobody is using it.
@@ -349,8 +345,6 @@ impl Writer {
             }
         });
         self.ops
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
             .send(op)
             .map_err(|_| StoreError::backend(std::io::Error::other("the SQLite writer stopped")))?;
         answer.await.map_err(|_| {
@@ -683,6 +677,20 @@ mod tests {
         assert_eq!(got, None);
     }
 
+    /// Rows of the `counters` table in `scope` (the tests' marker rows).
+    async fn counter_rows(store: &SqliteStore, scope: &'static str) -> i64 {
+        store
+            .on_writer(move |conn| {
+                conn.query_row(
+                    "SELECT count(*) FROM counters WHERE scope = ?1",
+                    [scope],
+                    |r| r.get(0),
+                )
+                .unwrap()
+            })
+            .await
+    }
+
     /// A database file in a directory of its own, removed with the guard.
     struct TempDb(PathBuf);
 
@@ -775,14 +783,7 @@ mod tests {
                 .unwrap();
             assert_eq!(got, Some(suppression(i)));
         }
-        let kept: i64 = store
-            .on_writer(|conn| {
-                conn.query_row("SELECT count(*) FROM counters WHERE scope = 't'", [], |r| {
-                    r.get(0)
-                })
-                .unwrap()
-            })
-            .await;
+        let kept = counter_rows(&store, "t").await;
         assert_eq!(kept, 0, "the failed operation's row was rolled back");
     }
 
@@ -832,14 +833,7 @@ mod tests {
                 .unwrap(),
             Some(s)
         );
-        let rows: i64 = store
-            .on_writer(|conn| {
-                conn.query_row("SELECT count(*) FROM counters WHERE scope = 'p'", [], |r| {
-                    r.get(0)
-                })
-                .unwrap()
-            })
-            .await;
+        let rows = counter_rows(&store, "p").await;
         assert_eq!(rows, 0);
     }
 
