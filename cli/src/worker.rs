@@ -1,17 +1,19 @@
 //! The job worker of `herald serve`: leases jobs from the persisted local queue, runs them, and
-//! acknowledges them. A job that fails is retried later with back-off; a job the process was
+//! acknowledges them, [`JOBS_AT_ONCE`] at a time. A job that fails is retried later with back-off; a job the process was
 //! running when it died is leased again once its lease expires (jobs are idempotent).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use herald_core::adapters::local_queue::LocalQueue;
+use tokio::task::JoinSet;
+
+use herald_core::adapters::local_queue::{Leased, LocalQueue};
 use herald_core::http::problem::error_chain;
-use herald_core::ports::{Clock, Delivery, ExecutionStores, Queue, Store, SystemClock};
+use herald_core::ports::{Clock, Delivery, ExecutionStores, Job, Queue, Store, SystemClock};
 use herald_core::service::trigger::TriggerService;
 
-/// Jobs leased at once, how long a lease lasts, and how long to wait when the queue is empty.
-const LEASE_MAX: usize = 8;
+/// Jobs run at once, how long a lease lasts, and how long to wait when the queue is empty.
+const JOBS_AT_ONCE: usize = 16;
 const LEASE: jiff::SignedDuration = jiff::SignedDuration::from_mins(5);
 const IDLE: Duration = Duration::from_millis(200);
 
@@ -30,39 +32,179 @@ where
             tracing::warn!(error = %error_chain(&e), "could not recover the job queue's leases")
         }
     }
+    let run = move |job: Job| {
+        let trigger = Arc::clone(&trigger);
+        async move { trigger.run_job(&job).await }
+    };
+    serve_jobs(queue, JOBS_AT_ONCE, run).await
+}
+
+/// Leases jobs and runs up to `at_once` of them at a time, each as a task of its own (so they
+/// use every core and a slow job does not hold the others up); a job that ends well is
+/// acknowledged, one that fails is retried later with back-off, one whose task panicked is
+/// leased again when its lease runs out. Never returns.
+pub(crate) async fn serve_jobs<F, Fut, E>(queue: LocalQueue, at_once: usize, run: F)
+where
+    F: Fn(Job) -> Fut,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: std::error::Error + Send + 'static,
+{
+    let at_once = at_once.max(1);
+    let mut running = JoinSet::new();
     loop {
-        let leased = match queue.receive(LEASE_MAX, SystemClock.now(), LEASE).await {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::warn!(error = %error_chain(&e), "could not read the job queue");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        if leased.is_empty() {
-            tokio::time::sleep(IDLE).await;
-            continue;
+        while let Some(ended) = running.try_join_next() {
+            log_panic(ended);
         }
-        for l in leased {
-            match trigger.run_job(&l.job).await {
-                Ok(()) => {
-                    if let Err(e) = queue.ack(l.id).await {
-                        tracing::warn!(error = %error_chain(&e), "could not acknowledge a job");
+        let free = at_once - running.len();
+        if free > 0 {
+            match queue.receive(free, SystemClock.now(), LEASE).await {
+                Ok(leased) => {
+                    for l in leased {
+                        let work = run(l.job.clone());
+                        let queue = queue.clone();
+                        running.spawn(async move { settle(&queue, &l, work.await).await });
                     }
                 }
                 Err(e) => {
-                    let wait =
-                        jiff::SignedDuration::from_secs(2_i64.saturating_pow(l.attempts.min(8)));
-                    let at = SystemClock
-                        .now()
-                        .saturating_add(wait)
-                        .unwrap_or_else(|_| SystemClock.now());
-                    tracing::warn!(error = %error_chain(&e), attempts = l.attempts, "job failed; retrying later");
-                    if let Err(e) = queue.retry_later(l.id, at).await {
-                        tracing::warn!(error = %error_chain(&e), "could not reschedule a job");
-                    }
+                    tracing::warn!(error = %error_chain(&e), "could not read the job queue");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
                 }
             }
         }
+        if running.is_empty() {
+            tokio::time::sleep(IDLE).await;
+        } else if running.len() >= at_once {
+            // Every slot is taken: wait for one.
+            if let Some(ended) = running.join_next().await {
+                log_panic(ended);
+            }
+        } else {
+            // A slot is free: look for new jobs when one ends or after a while.
+            tokio::select! {
+                ended = running.join_next() => {
+                    if let Some(ended) = ended {
+                        log_panic(ended);
+                    }
+                }
+                () = tokio::time::sleep(IDLE) => {}
+            }
+        }
+    }
+}
+
+fn log_panic(ended: Result<(), tokio::task::JoinError>) {
+    if let Err(e) = ended {
+        tracing::error!(error = %e, "a job's task failed; the job runs again when its lease ends");
+    }
+}
+
+/// Acknowledges a job that ran, or schedules a failed one's retry with back-off.
+async fn settle<E: std::error::Error>(queue: &LocalQueue, l: &Leased, result: Result<(), E>) {
+    match result {
+        Ok(()) => {
+            if let Err(e) = queue.ack(l.id).await {
+                tracing::warn!(error = %error_chain(&e), "could not acknowledge a job");
+            }
+        }
+        Err(e) => {
+            let wait = jiff::SignedDuration::from_secs(2_i64.saturating_pow(l.attempts.min(8)));
+            let at = SystemClock
+                .now()
+                .saturating_add(wait)
+                .unwrap_or_else(|_| SystemClock.now());
+            tracing::warn!(error = %error_chain(&e), attempts = l.attempts, "job failed; retrying later");
+            if let Err(e) = queue.retry_later(l.id, at).await {
+                tracing::warn!(error = %error_chain(&e), "could not reschedule a job");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use herald_core::domain::ExecutionId;
+
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("this job fails")]
+    struct Fails;
+
+    /// How many jobs ran, how many at most at once, and which ran.
+    #[derive(Default)]
+    struct Seen {
+        now: AtomicUsize,
+        peak: AtomicUsize,
+        ran: Mutex<Vec<ExecutionId>>,
+    }
+
+    fn plan(id: ExecutionId) -> Job {
+        Job::Plan { execution_id: id }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn jobs_run_several_at_once_and_each_ends_acknowledged_or_retried() {
+        let queue = LocalQueue::open_in_memory().unwrap();
+        let ids: Vec<ExecutionId> = (0..40).map(|_| ExecutionId::new()).collect();
+        let failing = ids[7];
+        queue
+            .enqueue(&ids.iter().copied().map(plan).collect::<Vec<_>>())
+            .await
+            .unwrap();
+        let seen = Arc::new(Seen::default());
+        let run = {
+            let seen = Arc::clone(&seen);
+            move |job: Job| {
+                let seen = Arc::clone(&seen);
+                async move {
+                    let Job::Plan { execution_id } = job else {
+                        panic!("only plan jobs were queued")
+                    };
+                    let now = seen.now.fetch_add(1, Ordering::SeqCst) + 1;
+                    seen.peak.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(30)).await;
+                    seen.now.fetch_sub(1, Ordering::SeqCst);
+                    seen.ran.lock().unwrap().push(execution_id);
+                    if execution_id == failing {
+                        Err(Fails)
+                    } else {
+                        Ok(())
+                    }
+                }
+            }
+        };
+        let serving = tokio::spawn(serve_jobs(queue.clone(), 16, run));
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while seen.ran.lock().unwrap().len() < ids.len() || queue.len().await.unwrap() > 1 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the jobs did not all run"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        serving.abort();
+        assert_eq!(seen.peak.load(Ordering::SeqCst), 16, "jobs at once");
+        let mut ran = seen.ran.lock().unwrap().clone();
+        ran.sort();
+        let mut expected = ids.clone();
+        expected.sort();
+        assert_eq!(ran, expected, "every job ran once");
+        // The failed job stays queued for its retry (in 2 s), the others were acknowledged.
+        assert_eq!(queue.len().await.unwrap(), 1);
+        let again = queue
+            .receive(
+                10,
+                SystemClock.now().saturating_add(jiff::SignedDuration::from_secs(3)).unwrap(),
+                LEASE,
+            )
+            .await
+            .unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].job, plan(failing));
+        assert_eq!(again[0].attempts, 2);
     }
 }

@@ -13,7 +13,7 @@ fn texts(ids: &[ProfileId]) -> Vec<String> {
 impl AudienceMemberStore for SqliteStore {
     async fn add_members(&self, audience: AudienceId, members: &[ProfileId]) -> StoreResult<()> {
         let (audience, members) = (audience.to_string(), texts(members));
-        self.run(Access::Bulk, move |tx| {
+        self.run(Access::Write, move |tx| {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO audience_members (audience_id, profile_id) VALUES (?1, ?2)
                  ON CONFLICT (audience_id, profile_id) DO NOTHING",
@@ -28,7 +28,7 @@ impl AudienceMemberStore for SqliteStore {
 
     async fn remove_members(&self, audience: AudienceId, members: &[ProfileId]) -> StoreResult<()> {
         let (audience, members) = (audience.to_string(), texts(members));
-        self.run(Access::Bulk, move |tx| {
+        self.run(Access::Write, move |tx| {
             let mut stmt = tx.prepare_cached(
                 "DELETE FROM audience_members WHERE audience_id = ?1 AND profile_id = ?2",
             )?;
@@ -81,7 +81,7 @@ impl AudienceMemberStore for SqliteStore {
 
     async fn clear_members(&self, audience: AudienceId) -> StoreResult<()> {
         let audience = audience.to_string();
-        self.run(Access::Bulk, move |tx| {
+        self.run(Access::Write, move |tx| {
             tx.prepare_cached("DELETE FROM audience_members WHERE audience_id = ?1")?
                 .execute([audience])?;
             Ok(())

@@ -2,18 +2,17 @@
 //! [`ExecutionStores`](crate::ports::ExecutionStores) in one database file, used by `herald serve`
 //! (the file lives in its data directory).
 //!
-//! Every port method is one atomic operation. One write connection, shared behind a mutex: a
-//! lookup or a write of a few rows runs on the calling thread, in a transaction of its own
-//! (writes take the write lock up front with `BEGIN IMMEDIATE`), when that connection is free,
-//! since handing it to another thread costs more than the statement. A write that finds it
-//! busy, or one of many rows, is queued for the writer thread, which runs every operation
-//! waiting in one transaction, each in a savepoint of its own (a failed one is rolled back
-//! alone), commits once and then answers each caller (group commit: under load, one WAL append
-//! and one set of file locks for many writes). Reads that find the write connection busy, and
-//! reads over many rows, run on read connections of the database file (WAL lets them read while
-//! the writer writes). Connections run in WAL mode with `synchronous=NORMAL`, a busy timeout,
-//! foreign keys on, and checkpoint every [`WAL_AUTOCHECKPOINT_PAGES`] pages of log. Statements
-//! are prepared once per connection and cached.
+//! Every port method is one atomic operation. One write connection, shared behind a mutex and
+//! used by the writer thread: every write is queued for it, and it runs every operation waiting
+//! in one transaction (`BEGIN IMMEDIATE`), each in a savepoint of its own (a failed one is
+//! rolled back alone), commits once and then answers each caller (group commit: under load, one
+//! WAL append, one checkpoint share and one set of file locks for many writes; a write alone
+//! still commits at once). A lookup of a few rows runs on the calling thread, on the write
+//! connection when it is free; lookups that find it busy, and reads over many rows, run on read
+//! connections of the database file (WAL lets them read while the writer writes). Connections
+//! run in WAL mode with `synchronous=NORMAL`, a busy timeout, foreign keys on, and checkpoint
+//! every [`WAL_AUTOCHECKPOINT_PAGES`] pages of log. Statements are prepared once per connection
+//! and cached.
 //!
 //! ## Schema (`PRAGMA user_version` = 2)
 //!
@@ -183,28 +182,25 @@ impl SqliteStore {
     /// Runs `f` as one atomic operation: its writes are all kept when it returns `Ok` and none
     /// when it returns an error or panics (a panic is an error).
     ///
-    /// The write connection is shared. A lookup or a write of a few rows ([`Access::Read`],
-    /// [`Access::Write`]) runs right here, in a transaction of its own, when that connection is
-    /// free: handing it to another thread costs more than the statement. A write that finds it
-    /// busy, and every [`Access::Bulk`] write, goes to the writer thread, which commits the
-    /// operations of all callers waiting for it in one transaction (group commit), each inside a
-    /// savepoint of its own, and answers each after that commit. A read that finds it busy runs
-    /// on a read connection of the database file (WAL lets readers read while the writer
-    /// writes; in memory there is none, and it waits for the writer); a [`Access::Scan`] runs on
-    /// a read connection on the blocking pool.
+    /// Every write ([`Access::Write`]) goes to the writer thread, which commits the operations
+    /// of all callers waiting for it in one transaction (group commit), each inside a savepoint
+    /// of its own, and answers each after that commit. (Writes used to run on the calling
+    /// thread when the connection was free: that blocked an async worker for the commit and
+    /// kept group commits small; B2 and B3 are faster this way, see docs/benchmarks.md.) A
+    /// lookup ([`Access::Read`]) runs right here, in a transaction of its own, when the write
+    /// connection is free: handing it to another thread costs more than the statement. A lookup
+    /// that finds it busy runs on a read connection of the database file (WAL lets readers read
+    /// while the writer writes; in memory there is none, and it waits for the writer); a
+    /// [`Access::Scan`] runs on a read connection on the blocking pool.
     async fn run<R, F>(&self, access: Access, f: F) -> StoreResult<R>
     where
         R: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<R, Fail> + Send + 'static,
     {
-        if let Access::Read | Access::Write = access
+        if let Access::Read = access
             && let Some(mut conn) = self.writer.try_connection()
         {
-            let behavior = match access {
-                Access::Read => TransactionBehavior::Deferred,
-                _ => TransactionBehavior::Immediate,
-            };
-            return guarded(move || transact(&mut conn, behavior, f));
+            return guarded(move || transact(&mut conn, TransactionBehavior::Deferred, f));
         }
         match (&self.readers, access) {
             (Some(readers), Access::Read) => guarded(|| readers.read(f)),
@@ -424,12 +420,10 @@ fn write_loop(conn: &Mutex<Connection>, inbox: &mpsc::Receiver<Op>, groups: &Ato
 enum Access {
     /// A lookup of a few rows by key.
     Read,
-    /// A write of a few rows by key.
+    /// A write (of a few rows by key, or of many: audience members).
     Write,
     /// A read of up to a page of rows, or of a whole index range (a count).
     Scan,
-    /// A write of many rows (audience members).
-    Bulk,
 }
 
 /// What can go wrong inside a transaction.
