@@ -198,7 +198,10 @@ mod tests {
         let again = queue
             .receive(
                 10,
-                SystemClock.now().saturating_add(jiff::SignedDuration::from_secs(3)).unwrap(),
+                SystemClock
+                    .now()
+                    .saturating_add(jiff::SignedDuration::from_secs(3))
+                    .unwrap(),
                 LEASE,
             )
             .await

@@ -143,6 +143,8 @@ macro_rules! __execution_contract_cases {
             a_message_is_found_by_the_provider_id_an_update_gave_it
             a_changed_provider_id_finds_the_message_and_the_old_or_a_refused_one_does_not
             concurrent_claims_of_one_message_let_exactly_one_win
+            a_message_write_adds_its_counts_to_its_execution_and_campaign_version
+            a_refused_message_write_counts_nothing
             // counts
             counts_of_an_unknown_scope_are_zero
             deltas_add_up_per_scope_including_negative_and_reason_counters
@@ -468,7 +470,10 @@ async fn stored_message<S: ExecutionStores>(store: &S, id: &MessageId) -> Option
 }
 
 async fn claim<S: ExecutionStores>(store: &S, m: &MessageRecord) -> Claim {
-    ok(store.claim_message(m).await, "claiming a message")
+    ok(
+        store.claim_message(m, &CountDelta::default()).await,
+        "claiming a message",
+    )
 }
 
 async fn counts<S: ExecutionStores>(store: &S, scope: CountScope) -> OutcomeCounts {
@@ -962,7 +967,9 @@ pub async fn claiming_a_message_again_returns_the_first_record_unchanged<S: Exec
     );
     let sent = sent(&m, "ses-0001");
     ok(
-        store.update_message(&sent, OutcomeKind::Pending).await,
+        store
+            .update_message(&sent, OutcomeKind::Pending, &CountDelta::default())
+            .await,
         "updating a message",
     );
     assert_eq!(
@@ -980,7 +987,9 @@ pub async fn updating_a_message_from_its_expected_outcome_replaces_it<S: Executi
     assert_eq!(claim(store, &m).await, Claim::Claimed);
     let sent = sent(&m, "ses-0001");
     ok(
-        store.update_message(&sent, OutcomeKind::Pending).await,
+        store
+            .update_message(&sent, OutcomeKind::Pending, &CountDelta::default())
+            .await,
         "Pending -> Sent",
     );
     assert_eq!(stored_message(store, &m.id).await, Some(sent.clone()));
@@ -990,7 +999,9 @@ pub async fn updating_a_message_from_its_expected_outcome_replaces_it<S: Executi
         ..sent
     };
     ok(
-        store.update_message(&delivered, OutcomeKind::Sent).await,
+        store
+            .update_message(&delivered, OutcomeKind::Sent, &CountDelta::default())
+            .await,
         "Sent -> Delivered",
     );
     assert_eq!(stored_message(store, &m.id).await, Some(delivered));
@@ -1005,7 +1016,9 @@ pub async fn updating_a_message_from_a_stale_outcome_conflicts_and_changes_nothi
     assert_eq!(claim(store, &m).await, Claim::Claimed);
     let sent = sent(&m, "ses-0001");
     ok(
-        store.update_message(&sent, OutcomeKind::Pending).await,
+        store
+            .update_message(&sent, OutcomeKind::Pending, &CountDelta::default())
+            .await,
         "Pending -> Sent",
     );
     let failed = MessageRecord {
@@ -1022,7 +1035,9 @@ pub async fn updating_a_message_from_a_stale_outcome_conflicts_and_changes_nothi
     ] {
         assert_eq!(
             conflict(
-                store.update_message(&failed, stale).await,
+                store
+                    .update_message(&failed, stale, &CountDelta::default())
+                    .await,
                 "an update from a stale outcome"
             ),
             Conflict::RevisionMismatch,
@@ -1041,7 +1056,9 @@ pub async fn updating_a_missing_message_conflicts_and_creates_nothing<S: Executi
     );
     assert_eq!(
         conflict(
-            store.update_message(&m, OutcomeKind::Pending).await,
+            store
+                .update_message(&m, OutcomeKind::Pending, &CountDelta::default())
+                .await,
             "updating a missing message"
         ),
         Conflict::RevisionMismatch
@@ -1125,11 +1142,15 @@ pub async fn a_message_is_found_by_the_provider_id_an_update_gave_it<S: Executio
     let s1 = sent(&m1, "ses-0001");
     let s2 = sent(&m2, "ses-0002");
     ok(
-        store.update_message(&s1, OutcomeKind::Pending).await,
+        store
+            .update_message(&s1, OutcomeKind::Pending, &CountDelta::default())
+            .await,
         "Pending -> Sent",
     );
     ok(
-        store.update_message(&s2, OutcomeKind::Pending).await,
+        store
+            .update_message(&s2, OutcomeKind::Pending, &CountDelta::default())
+            .await,
         "Pending -> Sent",
     );
     assert_eq!(find("ses-0001").await, Some(s1.clone()));
@@ -1142,7 +1163,9 @@ pub async fn a_message_is_found_by_the_provider_id_an_update_gave_it<S: Executio
         ..s1
     };
     ok(
-        store.update_message(&bounced, OutcomeKind::Sent).await,
+        store
+            .update_message(&bounced, OutcomeKind::Sent, &CountDelta::default())
+            .await,
         "Sent -> Bounced",
     );
     assert_eq!(
@@ -1170,14 +1193,18 @@ pub async fn a_changed_provider_id_finds_the_message_and_the_old_or_a_refused_on
     assert_eq!(claim(store, &m).await, Claim::Claimed);
     let first = sent(&m, "ses-first");
     ok(
-        store.update_message(&first, OutcomeKind::Pending).await,
+        store
+            .update_message(&first, OutcomeKind::Pending, &CountDelta::default())
+            .await,
         "Pending -> Sent",
     );
     // A refused update (stale outcome) with a new provider id makes that id find nothing.
     let stale = sent(&m, "ses-stale");
     assert_eq!(
         conflict(
-            store.update_message(&stale, OutcomeKind::Pending).await,
+            store
+                .update_message(&stale, OutcomeKind::Pending, &CountDelta::default())
+                .await,
             "an update from a stale outcome with a new provider id"
         ),
         Conflict::RevisionMismatch
@@ -1190,7 +1217,9 @@ pub async fn a_changed_provider_id_finds_the_message_and_the_old_or_a_refused_on
         ..sent(&m, "ses-second")
     };
     ok(
-        store.update_message(&second, OutcomeKind::Sent).await,
+        store
+            .update_message(&second, OutcomeKind::Sent, &CountDelta::default())
+            .await,
         "Sent -> Sent with a new provider id",
     );
     assert_eq!(find("ses-second").await, Some(second.clone()));
@@ -1206,7 +1235,9 @@ pub async fn a_changed_provider_id_finds_the_message_and_the_old_or_a_refused_on
         ..second
     };
     ok(
-        store.update_message(&delivered, OutcomeKind::Sent).await,
+        store
+            .update_message(&delivered, OutcomeKind::Sent, &CountDelta::default())
+            .await,
         "Sent -> Delivered",
     );
     assert_eq!(find("ses-second").await, Some(delivered.clone()));
@@ -1218,7 +1249,9 @@ pub async fn a_changed_provider_id_finds_the_message_and_the_old_or_a_refused_on
     };
     assert_eq!(
         conflict(
-            store.update_message(&complained, OutcomeKind::Sent).await,
+            store
+                .update_message(&complained, OutcomeKind::Sent, &CountDelta::default())
+                .await,
             "a feedback move from a stale outcome"
         ),
         Conflict::RevisionMismatch
@@ -1240,7 +1273,7 @@ pub async fn concurrent_claims_of_one_message_let_exactly_one_win<S: ExecutionSt
         };
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
-            let result = store.claim_message(&m).await;
+            let result = store.claim_message(&m, &CountDelta::default()).await;
             (m, result)
         }));
     }
@@ -1266,6 +1299,115 @@ pub async fn concurrent_claims_of_one_message_let_exactly_one_win<S: ExecutionSt
 // ---------------------------------------------------------------------------------------------
 // Counts
 // ---------------------------------------------------------------------------------------------
+
+pub async fn a_message_write_adds_its_counts_to_its_execution_and_campaign_version<
+    S: ExecutionStores,
+>(
+    store: &S,
+) {
+    let (execution, campaign) = (ExecutionId::new(), CampaignId::new());
+    let scopes = [
+        CountScope::Execution(execution),
+        CountScope::CampaignVersion(campaign, 2),
+    ];
+    let m = message(execution, campaign, 1);
+    assert_eq!(
+        ok(
+            store.claim_message(&m, &CountDelta::default()).await,
+            "claiming without counts"
+        ),
+        Claim::Claimed
+    );
+    for scope in scopes {
+        assert_eq!(counts(store, scope).await, OutcomeCounts::default());
+    }
+    let sent = sent(&m, "ses-counted");
+    ok(
+        store
+            .update_message(
+                &sent,
+                OutcomeKind::Pending,
+                &delta(&[("targeted", 1), ("sent", 1)]),
+            )
+            .await,
+        "Pending -> Sent, counted",
+    );
+    let excluded = MessageRecord {
+        outcome: OutcomeKind::Excluded,
+        ..message(execution, campaign, 2)
+    };
+    assert_eq!(
+        ok(
+            store
+                .claim_message(
+                    &excluded,
+                    &CountDelta::one("targeted")
+                        .plus(CountDelta::excluded(ExclusionReason::Suppressed)),
+                )
+                .await,
+            "claiming an exclusion, counted"
+        ),
+        Claim::Claimed
+    );
+    let expected = OutcomeCounts {
+        targeted: 2,
+        sent: 1,
+        excluded: 1,
+        excluded_by_reason: BTreeMap::from([("Suppressed".into(), 1)]),
+        ..Default::default()
+    };
+    for scope in scopes {
+        assert_eq!(counts(store, scope).await, expected, "{scope:?}");
+    }
+    assert_eq!(
+        counts(store, CountScope::CampaignVersion(campaign, 1)).await,
+        OutcomeCounts::default(),
+        "another version of the campaign"
+    );
+}
+
+pub async fn a_refused_message_write_counts_nothing<S: ExecutionStores>(store: &S) {
+    let (execution, campaign) = (ExecutionId::new(), CampaignId::new());
+    let m = message(execution, campaign, 1);
+    let one = CountDelta::one("targeted");
+    assert_eq!(
+        ok(store.claim_message(&m, &one).await, "the first claim"),
+        Claim::Claimed
+    );
+    assert!(matches!(
+        ok(store.claim_message(&m, &one).await, "claiming again"),
+        Claim::Exists(_)
+    ));
+    conflict(
+        store
+            .update_message(
+                &sent(&m, "ses-refused"),
+                OutcomeKind::Sent,
+                &CountDelta::one("sent"),
+            )
+            .await,
+        "an update from a stale outcome",
+    );
+    let missing = message(execution, campaign, 2);
+    conflict(
+        store
+            .update_message(&missing, OutcomeKind::Pending, &CountDelta::one("sent"))
+            .await,
+        "an update of a missing message",
+    );
+    let expected = OutcomeCounts {
+        targeted: 1,
+        ..Default::default()
+    };
+    assert_eq!(
+        counts(store, CountScope::Execution(execution)).await,
+        expected
+    );
+    assert_eq!(
+        counts(store, CountScope::CampaignVersion(campaign, 2)).await,
+        expected
+    );
+}
 
 pub async fn counts_of_an_unknown_scope_are_zero<S: ExecutionStores>(store: &S) {
     add(

@@ -701,7 +701,13 @@ async fn messages_are_indexed_under_their_execution_and_a_provider_id_gets_a_poi
     let store = dynamo_local::fresh_store().await;
     let execution = ExecutionId::new();
     let m = message(execution, "ann@example.com");
-    assert_eq!(store.claim_message(&m).await.unwrap(), Claim::Claimed);
+    assert_eq!(
+        store
+            .claim_message(&m, &CountDelta::default())
+            .await
+            .unwrap(),
+        Claim::Claimed
+    );
     let pk = format!("message#{}", m.id);
     let item = raw_get(&store, &pk, "_").await.expect("the message item");
     assert_eq!(item["gsi1pk"], s(&format!("messages#{execution}")));
@@ -710,7 +716,7 @@ async fn messages_are_indexed_under_their_execution_and_a_provider_id_gets_a_poi
 
     let first = sent(&m, "0100018c-ses-1");
     store
-        .update_message(&first, OutcomeKind::Pending)
+        .update_message(&first, OutcomeKind::Pending, &CountDelta::default())
         .await
         .unwrap();
     let pointer = raw_get(&store, "providerMessage#0100018c-ses-1", "_")
@@ -729,7 +735,7 @@ async fn messages_are_indexed_under_their_execution_and_a_provider_id_gets_a_poi
     // message), but that pointer finds nothing: the message does not carry its id.
     let stale = sent(&m, "never-written");
     let err = store
-        .update_message(&stale, OutcomeKind::Pending)
+        .update_message(&stale, OutcomeKind::Pending, &CountDelta::default())
         .await
         .unwrap_err();
     assert!(
@@ -751,7 +757,7 @@ async fn messages_are_indexed_under_their_execution_and_a_provider_id_gets_a_poi
     // A later provider id leaves the old pointer behind, but it no longer finds the message.
     let second = sent(&m, "0100018c-ses-2");
     store
-        .update_message(&second, OutcomeKind::Sent)
+        .update_message(&second, OutcomeKind::Sent, &CountDelta::default())
         .await
         .unwrap();
     assert!(

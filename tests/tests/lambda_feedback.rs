@@ -8,7 +8,7 @@ use std::sync::Arc;
 use herald_core::adapters::aws_delivery::AwsDelivery;
 use herald_core::adapters::dynamo::DynamoStore;
 use herald_core::adapters::memory_queue::MemoryQueue;
-use herald_core::domain::execution::CountScope;
+use herald_core::domain::execution::{CountDelta, CountScope};
 use herald_core::domain::{
     CampaignId, Channel, ExecutionId, MessageId, MessageRecord, OutcomeCounts, OutcomeKind,
     RecipientKey, SuppressionReason,
@@ -214,13 +214,16 @@ async fn sent_message(store: &DynamoStore, ses_id: &str, to: &str) -> MessageRec
         updated_at: now,
     };
     assert_eq!(
-        store.claim_message(&record).await.expect("claim"),
+        store
+            .claim_message(&record, &CountDelta::default())
+            .await
+            .expect("claim"),
         Claim::Claimed
     );
     record.outcome = OutcomeKind::Sent;
     record.provider_message_id = Some(ses_id.into());
     store
-        .update_message(&record, OutcomeKind::Pending)
+        .update_message(&record, OutcomeKind::Pending, &CountDelta::default())
         .await
         .expect("recorded sent");
     record

@@ -200,6 +200,16 @@ pub enum CountScope {
     CampaignVersion(CampaignId, u32),
 }
 
+impl CountScope {
+    /// The counters a message counts in: its execution's and its campaign version's.
+    pub fn of_message(message: &MessageRecord) -> [CountScope; 2] {
+        [
+            CountScope::Execution(message.execution_id),
+            CountScope::CampaignVersion(message.campaign_id, message.campaign_version),
+        ]
+    }
+}
+
 /// One accepted trigger.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

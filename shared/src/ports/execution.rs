@@ -112,14 +112,24 @@ pub enum Claim {
     Exists(Box<MessageRecord>),
 }
 
+/// Messages and the counters they move.
+///
+/// A message write carries the counts it changes (`counts`, possibly empty), added to the
+/// counters of the message's execution and campaign version ([`CountScope::of_message`]) when,
+/// and only when, the record is written. SQLite and the in-memory store add them in the same
+/// transaction, so a record and its counts are never apart; DynamoDB adds them with their own
+/// updates right after the record's write (a transaction would double the write units of every
+/// message), so there a crash in between loses them.
 pub trait MessageStore: Send + Sync {
-    /// Writes the record if no message with its id exists.
+    /// Writes the record, with its counts, if no message with its id exists.
     fn claim_message(
         &self,
         message: &MessageRecord,
+        counts: &CountDelta,
     ) -> impl Future<Output = StoreResult<Claim>> + Send;
-    /// Replaces the record if its stored outcome is `expected` (`Conflict(RevisionMismatch)`
-    /// otherwise, also when it does not exist). When the new record has a
+    /// Replaces the record, with its counts, if its stored outcome is `expected`
+    /// (`Conflict(RevisionMismatch)` otherwise, also when it does not exist; nothing is
+    /// counted then). When the new record has a
     /// `provider_message_id`, it becomes findable by it. The write of the record is atomic;
     /// the lookup by provider id may be written first and separately (DynamoDB), so
     /// [`MessageStore::find_message_by_provider_id`] returns a message only while its stored
@@ -128,6 +138,7 @@ pub trait MessageStore: Send + Sync {
         &self,
         message: &MessageRecord,
         expected: OutcomeKind,
+        counts: &CountDelta,
     ) -> impl Future<Output = StoreResult<()>> + Send;
     fn get_message(
         &self,

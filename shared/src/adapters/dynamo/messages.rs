@@ -21,8 +21,11 @@ use super::keys::{
     GSI1, GSI1_KEY, GSI1PK, GSI1SK, Item, WHOLE, get_s, key, message_pk, messages_gsi1pk,
     provider_message_pk, s,
 };
+use crate::domain::execution::{CountDelta, CountScope};
 use crate::domain::{ExecutionId, MessageId, MessageRecord, OutcomeKind};
-use crate::ports::{Claim, Conflict, MessageStore, Page, PageRequest, StoreError, StoreResult};
+use crate::ports::{
+    Claim, Conflict, CountStore, MessageStore, Page, PageRequest, StoreError, StoreResult,
+};
 
 const MESSAGE_ID: &str = "messageId";
 const OUTCOME: &str = "outcome";
@@ -78,23 +81,8 @@ fn mismatch() -> StoreError {
 }
 
 impl DynamoStore {
-    /// The message `item` names, for a claim that found one.
-    async fn existing(&self, old: Option<Item>, id: &MessageId) -> StoreResult<Claim> {
-        let old = match old {
-            Some(old) => Some(old),
-            None => self.get_raw(message_key(id)).await?,
-        };
-        match old {
-            Some(item) => Ok(Claim::Exists(Box::new(decode(item)?))),
-            None => Err(StoreError::Corrupt(format!(
-                "message {id}: a claim was refused but no message is stored"
-            ))),
-        }
-    }
-}
-
-impl MessageStore for DynamoStore {
-    async fn claim_message(&self, message: &MessageRecord) -> StoreResult<Claim> {
+    /// The record's conditional write (see [`MessageStore::claim_message`]).
+    async fn claim_record(&self, message: &MessageRecord) -> StoreResult<Claim> {
         let item = message_item(message)?;
         if let Some(provider_id) = &message.provider_message_id {
             // Pointer first (see the module documentation): a refused claim leaves a pointer
@@ -107,7 +95,8 @@ impl MessageStore for DynamoStore {
         }
     }
 
-    async fn update_message(
+    /// The record's conditional write (see [`MessageStore::update_message`]).
+    async fn update_record(
         &self,
         message: &MessageRecord,
         expected: OutcomeKind,
@@ -149,6 +138,55 @@ impl MessageStore for DynamoStore {
             Written::Done => Ok(()),
             Written::Refused(_) => Err(mismatch()),
         }
+    }
+
+    /// Adds a written message's counts, after its record (see [`MessageStore`]).
+    async fn count_message(&self, message: &MessageRecord, counts: &CountDelta) -> StoreResult<()> {
+        if counts.is_empty() {
+            return Ok(());
+        }
+        for scope in CountScope::of_message(message) {
+            self.add_counts(scope, counts).await?;
+        }
+        Ok(())
+    }
+
+    /// The message `item` names, for a claim that found one.
+    async fn existing(&self, old: Option<Item>, id: &MessageId) -> StoreResult<Claim> {
+        let old = match old {
+            Some(old) => Some(old),
+            None => self.get_raw(message_key(id)).await?,
+        };
+        match old {
+            Some(item) => Ok(Claim::Exists(Box::new(decode(item)?))),
+            None => Err(StoreError::Corrupt(format!(
+                "message {id}: a claim was refused but no message is stored"
+            ))),
+        }
+    }
+}
+
+impl MessageStore for DynamoStore {
+    async fn claim_message(
+        &self,
+        message: &MessageRecord,
+        counts: &CountDelta,
+    ) -> StoreResult<Claim> {
+        let claim = self.claim_record(message).await?;
+        if claim == Claim::Claimed {
+            self.count_message(message, counts).await?;
+        }
+        Ok(claim)
+    }
+
+    async fn update_message(
+        &self,
+        message: &MessageRecord,
+        expected: OutcomeKind,
+        counts: &CountDelta,
+    ) -> StoreResult<()> {
+        self.update_record(message, expected).await?;
+        self.count_message(message, counts).await
     }
 
     async fn get_message(&self, id: &MessageId) -> StoreResult<Option<MessageRecord>> {

@@ -66,6 +66,23 @@ impl ExecutionState {
             .get(&(execution.clone(), id.as_str().to_string()))
     }
 
+    fn add(&mut self, scope: CountScope, delta: &CountDelta) {
+        let counters = self.counts.entry(scope).or_default();
+        for (name, n) in &delta.0 {
+            let slot = counters.entry(name.clone()).or_default();
+            *slot = slot.saturating_add(*n);
+        }
+    }
+
+    /// Adds a message's counts to its execution and campaign version.
+    fn count(&mut self, message: &MessageRecord, delta: &CountDelta) {
+        if !delta.is_empty() {
+            for scope in CountScope::of_message(message) {
+                self.add(scope, delta);
+            }
+        }
+    }
+
     fn index_provider_id(&mut self, message: &MessageRecord) {
         if let Some(provider) = &message.provider_message_id {
             self.provider_ids
@@ -177,7 +194,11 @@ impl ExecutionStore for MemoryStore {
 }
 
 impl MessageStore for MemoryStore {
-    async fn claim_message(&self, message: &MessageRecord) -> StoreResult<Claim> {
+    async fn claim_message(
+        &self,
+        message: &MessageRecord,
+        counts: &CountDelta,
+    ) -> StoreResult<Claim> {
         let mut s = self.state();
         if let Some(existing) = s.exec.message(&message.id) {
             return Ok(Claim::Exists(Box::new(existing.clone())));
@@ -191,6 +212,7 @@ impl MessageStore for MemoryStore {
             message.clone(),
         );
         s.exec.index_provider_id(message);
+        s.exec.count(message, counts);
         Ok(Claim::Claimed)
     }
 
@@ -198,6 +220,7 @@ impl MessageStore for MemoryStore {
         &self,
         message: &MessageRecord,
         expected: OutcomeKind,
+        counts: &CountDelta,
     ) -> StoreResult<()> {
         let mut s = self.state();
         let Some(execution) = s.exec.message_executions.get(&message.id).cloned() else {
@@ -212,6 +235,7 @@ impl MessageStore for MemoryStore {
             _ => return Err(conflict(Conflict::RevisionMismatch)),
         }
         s.exec.index_provider_id(message);
+        s.exec.count(message, counts);
         Ok(())
     }
 
@@ -257,12 +281,7 @@ impl CountStore for MemoryStore {
         if delta.is_empty() {
             return Ok(());
         }
-        let mut s = self.state();
-        let counters = s.exec.counts.entry(scope).or_default();
-        for (name, n) in &delta.0 {
-            let slot = counters.entry(name.clone()).or_default();
-            *slot = slot.saturating_add(*n);
-        }
+        self.state().exec.add(scope, delta);
         Ok(())
     }
 

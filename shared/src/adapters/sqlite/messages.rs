@@ -3,7 +3,9 @@
 
 use rusqlite::{OptionalExtension, params};
 
+use super::counts::Adding;
 use super::{Access, SqliteStore, after, decode, decode_page, encode, query_page};
+use crate::domain::execution::{CountDelta, CountScope};
 use crate::domain::{ExecutionId, MessageId, MessageRecord, OutcomeKind};
 use crate::ports::{Claim, Conflict, MessageStore, Page, PageRequest, StoreResult};
 
@@ -15,7 +17,12 @@ pub(super) const FIND_BY_PROVIDER_ID: &str =
     "SELECT body FROM messages WHERE provider_id = ?1 AND provider_id IS NOT NULL LIMIT 1";
 
 impl MessageStore for SqliteStore {
-    async fn claim_message(&self, message: &MessageRecord) -> StoreResult<Claim> {
+    async fn claim_message(
+        &self,
+        message: &MessageRecord,
+        counts: &CountDelta,
+    ) -> StoreResult<Claim> {
+        let adding = Adding::new(&CountScope::of_message(message), counts);
         let id = message.id.as_str().to_string();
         let execution = message.execution_id.to_string();
         let outcome = message.outcome.as_str();
@@ -31,6 +38,7 @@ impl MessageStore for SqliteStore {
                     )?
                     .execute(params![id, execution, outcome, provider, body])?;
                 if inserted > 0 {
+                    adding.run(tx)?;
                     return Ok(None);
                 }
                 Ok(Some(
@@ -49,7 +57,9 @@ impl MessageStore for SqliteStore {
         &self,
         message: &MessageRecord,
         expected: OutcomeKind,
+        counts: &CountDelta,
     ) -> StoreResult<()> {
+        let adding = Adding::new(&CountScope::of_message(message), counts);
         let id = message.id.as_str().to_string();
         let outcome = message.outcome.as_str();
         let provider = message.provider_message_id.clone();
@@ -65,7 +75,7 @@ impl MessageStore for SqliteStore {
             if updated == 0 {
                 return Err(Conflict::RevisionMismatch.into());
             }
-            Ok(())
+            adding.run(tx)
         })
         .await
     }

@@ -206,7 +206,13 @@ where
             record.outcome = target;
             record.reason = Some(counter.to_string());
             record.updated_at = self.clock.now();
-            match self.store.update_message(&record, from).await {
+            // A complaint after the delivery counts in both: the message was delivered, then
+            // complained about.
+            match self
+                .store
+                .update_message(&record, from, &CountDelta::one(counter))
+                .await
+            {
                 Ok(()) => {
                     let transactional = self
                         .store
@@ -219,15 +225,6 @@ where
                         let webhook = self.webhook().await?;
                         self.notify(webhook.as_ref(), &record).await;
                     }
-                    // A complaint after the delivery counts in both: the message was
-                    // delivered, then complained about.
-                    self.count(
-                        record.campaign_id,
-                        record.campaign_version,
-                        record.execution_id,
-                        &CountDelta::one(counter),
-                    )
-                    .await?;
                     return Ok(FeedbackOutcome::Recorded);
                 }
                 // Another event moved it meanwhile: read again.
@@ -323,7 +320,11 @@ where
         if record.outcome == OutcomeKind::Sent {
             record.reason = Some(SOFT_BOUNCED.into());
             record.updated_at = now;
-            match self.store.update_message(&record, OutcomeKind::Sent).await {
+            match self
+                .store
+                .update_message(&record, OutcomeKind::Sent, &CountDelta::default())
+                .await
+            {
                 Ok(()) | Err(StoreError::Conflict(_)) => {}
                 Err(e) => tracing::warn!(
                     message = %record.id,
@@ -561,11 +562,17 @@ mod tests {
             created_at: now,
             updated_at: now,
         };
-        assert_eq!(store.claim_message(&record).await.unwrap(), Claim::Claimed);
+        assert_eq!(
+            store
+                .claim_message(&record, &CountDelta::default())
+                .await
+                .unwrap(),
+            Claim::Claimed
+        );
         record.outcome = OutcomeKind::Sent;
         record.provider_message_id = Some(provider_id.into());
         store
-            .update_message(&record, OutcomeKind::Pending)
+            .update_message(&record, OutcomeKind::Pending, &CountDelta::default())
             .await
             .unwrap();
         record

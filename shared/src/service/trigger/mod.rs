@@ -746,25 +746,15 @@ where
         record.detail = Some(why.to_string());
         record.release_at = None;
         record.updated_at = self.clock.now();
+        let delta = CountDelta(vec![("queued".into(), -1)]).plus(CountDelta::excluded(
+            crate::domain::ExclusionReason::CampaignNotLive,
+        ));
         match self
             .store
-            .update_message(&record, crate::domain::OutcomeKind::Queued)
+            .update_message(&record, crate::domain::OutcomeKind::Queued, &delta)
             .await
         {
-            Ok(()) => {
-                let delta = CountDelta(vec![("queued".into(), -1)]).plus(CountDelta::excluded(
-                    crate::domain::ExclusionReason::CampaignNotLive,
-                ));
-                self.count(
-                    record.campaign_id,
-                    record.campaign_version,
-                    record.execution_id,
-                    &delta,
-                )
-                .await?;
-                Ok(())
-            }
-            Err(StoreError::Conflict(_)) => Ok(()),
+            Ok(()) | Err(StoreError::Conflict(_)) => Ok(()),
             Err(e) => Err(e.into()),
         }
     }

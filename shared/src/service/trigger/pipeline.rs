@@ -25,6 +25,14 @@ use crate::ports::{
 };
 use crate::render::{RenderInput, Rendered, RenderedMessage, Selection, variant_bucket};
 
+/// What taking a message counts: a new claim is targeted; a queued one is no longer queued.
+fn taken(slot: Slot) -> CountDelta {
+    match slot {
+        Slot::New => CountDelta::one("targeted"),
+        Slot::Queued => CountDelta(vec![("queued".into(), -1)]),
+    }
+}
+
 /// What the checks decided for a recipient.
 enum Decision {
     Exclude(ExclusionReason, String),
@@ -156,8 +164,8 @@ where
     }
 
     /// Writes the record (a new claim, counted as targeted too, or a transition from `queued`)
-    /// and counts it. When someone else wrote it first, their record is returned and nothing is
-    /// counted.
+    /// with its counts. When someone else wrote it first, their record is returned and nothing
+    /// is counted.
     async fn write(
         &self,
         ctx: &CampaignCtx,
@@ -165,36 +173,32 @@ where
         slot: Slot,
         delta: CountDelta,
     ) -> Result<MessageRecord, StoreError> {
-        let delta = match self.take(&record, slot).await? {
-            Ok(base) => base.plus(delta),
-            Err(existing) => return Ok(existing),
-        };
-        self.count(
-            ctx.campaign.id,
-            ctx.version.version,
-            record.execution_id,
-            &delta,
-        )
-        .await?;
+        if let Err(existing) = self.take(&record, slot, &taken(slot).plus(delta)).await? {
+            return Ok(existing);
+        }
         self.notify(ctx.webhook.as_ref(), &record).await;
         Ok(record)
     }
 
-    /// Takes the message for this attempt: claims a new record (counted as targeted, once) or
-    /// moves it on from `queued` (no longer counted as queued). Returns the counters this step
-    /// changes, or the record someone else wrote first.
+    /// Takes the message for this attempt, with `counts`: claims a new record or moves it on
+    /// from `queued`. Returns the record someone else wrote first (nothing is counted then).
     async fn take(
         &self,
         record: &MessageRecord,
         slot: Slot,
-    ) -> Result<Result<CountDelta, MessageRecord>, StoreError> {
+        counts: &CountDelta,
+    ) -> Result<Result<(), MessageRecord>, StoreError> {
         match slot {
-            Slot::New => match self.store.claim_message(record).await? {
-                Claim::Claimed => Ok(Ok(CountDelta::one("targeted"))),
+            Slot::New => match self.store.claim_message(record, counts).await? {
+                Claim::Claimed => Ok(Ok(())),
                 Claim::Exists(existing) => Ok(Err(*existing)),
             },
-            Slot::Queued => match self.store.update_message(record, OutcomeKind::Queued).await {
-                Ok(()) => Ok(Ok(CountDelta(vec![("queued".into(), -1)]))),
+            Slot::Queued => match self
+                .store
+                .update_message(record, OutcomeKind::Queued, counts)
+                .await
+            {
+                Ok(()) => Ok(Ok(())),
                 Err(StoreError::Conflict(_)) => self
                     .store
                     .get_message(&record.id)
@@ -206,7 +210,7 @@ where
         }
     }
 
-    /// Moves a claimed (`pending`) record to its outcome and counts it.
+    /// Moves a claimed (`pending`) record to its outcome, with its counts.
     async fn settle(
         &self,
         ctx: &CampaignCtx,
@@ -214,15 +218,8 @@ where
         delta: CountDelta,
     ) -> Result<MessageRecord, StoreError> {
         self.store
-            .update_message(&record, OutcomeKind::Pending)
+            .update_message(&record, OutcomeKind::Pending, &delta)
             .await?;
-        self.count(
-            ctx.campaign.id,
-            ctx.version.version,
-            record.execution_id,
-            &delta,
-        )
-        .await?;
         self.notify(ctx.webhook.as_ref(), &record).await;
         Ok(record)
     }
@@ -492,10 +489,11 @@ where
         // Claim: from here on this attempt owns the message.
         record.outcome = OutcomeKind::Pending;
         record.release_at = None;
-        let base = match self.take(&record, slot).await? {
-            Ok(base) => base,
-            Err(existing) => return Ok(existing),
-        };
+        // Counted when it is settled, with its outcome.
+        if let Err(existing) = self.take(&record, slot, &CountDelta::default()).await? {
+            return Ok(existing);
+        }
+        let base = taken(slot);
         if !outgoing.caps.is_empty()
             && let Some(full) = self.store.increment_within(&outgoing.caps, now).await?
         {
