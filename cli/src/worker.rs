@@ -210,4 +210,55 @@ mod tests {
         assert_eq!(again[0].job, plan(failing));
         assert_eq!(again[0].attempts, 2);
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_job_that_panics_stays_leased_and_the_others_go_on() {
+        let queue = LocalQueue::open_in_memory().unwrap();
+        let ids: Vec<ExecutionId> = (0..5).map(|_| ExecutionId::new()).collect();
+        let panicking = ids[2];
+        queue
+            .enqueue(&ids.iter().copied().map(plan).collect::<Vec<_>>())
+            .await
+            .unwrap();
+        let done = Arc::new(AtomicUsize::new(0));
+        let run = {
+            let done = Arc::clone(&done);
+            move |job: Job| {
+                let done = Arc::clone(&done);
+                async move {
+                    let Job::Plan { execution_id } = job else {
+                        panic!("only plan jobs were queued")
+                    };
+                    assert_ne!(execution_id, panicking, "this job panics");
+                    done.fetch_add(1, Ordering::SeqCst);
+                    Ok::<(), Fails>(())
+                }
+            }
+        };
+        let serving = tokio::spawn(serve_jobs(queue.clone(), 2, run));
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while done.load(Ordering::SeqCst) < 4 || queue.len().await.unwrap() > 1 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the other jobs did not all run"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // The worker is still serving: a new job runs.
+        queue.enqueue(&[plan(ExecutionId::new())]).await.unwrap();
+        while done.load(Ordering::SeqCst) < 5 {
+            assert!(std::time::Instant::now() < deadline, "the worker stopped");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        serving.abort();
+        // The panicking job was neither acknowledged nor rescheduled: it is leased until its
+        // lease ends, then delivered again.
+        assert_eq!(queue.len().await.unwrap(), 1);
+        let now = SystemClock.now();
+        assert!(queue.receive(10, now, LEASE).await.unwrap().is_empty());
+        let later = now.saturating_add(LEASE).unwrap();
+        let again = queue.receive(10, later, LEASE).await.unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].job, plan(panicking));
+    }
 }
