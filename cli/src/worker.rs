@@ -59,10 +59,11 @@ where
         if free > 0 {
             match queue.receive(free, SystemClock.now(), LEASE).await {
                 Ok(leased) => {
-                    for l in leased {
-                        let work = run(l.job.clone());
+                    for Leased { id, job, attempts } in leased {
+                        let work = run(job);
                         let queue = queue.clone();
-                        running.spawn(async move { settle(&queue, &l, work.await).await });
+                        running
+                            .spawn(async move { settle(&queue, id, attempts, work.await).await });
                     }
                 }
                 Err(e) => {
@@ -72,23 +73,11 @@ where
                 }
             }
         }
-        if running.is_empty() {
-            tokio::time::sleep(IDLE).await;
-        } else if running.len() >= at_once {
-            // Every slot is taken: wait for one.
-            if let Some(ended) = running.join_next().await {
-                log_panic(ended);
-            }
-        } else {
-            // A slot is free: look for new jobs when one ends or after a while.
-            tokio::select! {
-                ended = running.join_next() => {
-                    if let Some(ended) = ended {
-                        log_panic(ended);
-                    }
-                }
-                () = tokio::time::sleep(IDLE) => {}
-            }
+        // Until a job ends or, while a slot is free, until it is time to look for new jobs.
+        // (With no job running, `join_next` gives `None` and only the sleep is left.)
+        tokio::select! {
+            Some(ended) = running.join_next() => log_panic(ended),
+            () = tokio::time::sleep(IDLE), if running.len() < at_once => {}
         }
     }
 }
@@ -100,21 +89,26 @@ fn log_panic(ended: Result<(), tokio::task::JoinError>) {
 }
 
 /// Acknowledges a job that ran, or schedules a failed one's retry with back-off.
-async fn settle<E: std::error::Error>(queue: &LocalQueue, l: &Leased, result: Result<(), E>) {
+async fn settle<E: std::error::Error>(
+    queue: &LocalQueue,
+    id: i64,
+    attempts: u32,
+    result: Result<(), E>,
+) {
     match result {
         Ok(()) => {
-            if let Err(e) = queue.ack(l.id).await {
+            if let Err(e) = queue.ack(id).await {
                 tracing::warn!(error = %error_chain(&e), "could not acknowledge a job");
             }
         }
         Err(e) => {
-            let wait = jiff::SignedDuration::from_secs(2_i64.saturating_pow(l.attempts.min(8)));
+            let wait = jiff::SignedDuration::from_secs(2_i64.saturating_pow(attempts.min(8)));
             let at = SystemClock
                 .now()
                 .saturating_add(wait)
                 .unwrap_or_else(|_| SystemClock.now());
-            tracing::warn!(error = %error_chain(&e), attempts = l.attempts, "job failed; retrying later");
-            if let Err(e) = queue.retry_later(l.id, at).await {
+            tracing::warn!(error = %error_chain(&e), attempts, "job failed; retrying later");
+            if let Err(e) = queue.retry_later(id, at).await {
                 tracing::warn!(error = %error_chain(&e), "could not reschedule a job");
             }
         }
@@ -146,15 +140,34 @@ mod tests {
         Job::Plan { execution_id: id }
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn jobs_run_several_at_once_and_each_ends_acknowledged_or_retried() {
+    /// A queue holding a plan job for each of `n` new executions, and their ids.
+    async fn queue_of(n: usize) -> (LocalQueue, Vec<ExecutionId>) {
         let queue = LocalQueue::open_in_memory().unwrap();
-        let ids: Vec<ExecutionId> = (0..40).map(|_| ExecutionId::new()).collect();
-        let failing = ids[7];
+        let ids: Vec<ExecutionId> = (0..n).map(|_| ExecutionId::new()).collect();
         queue
             .enqueue(&ids.iter().copied().map(plan).collect::<Vec<_>>())
             .await
             .unwrap();
+        (queue, ids)
+    }
+
+    /// Waits until `done` says so; fails with `what` after 20 s.
+    async fn eventually<F, Fut>(what: &str, mut done: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !done().await {
+            assert!(std::time::Instant::now() < deadline, "{what}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn jobs_run_several_at_once_and_each_ends_acknowledged_or_retried() {
+        let (queue, ids) = queue_of(40).await;
+        let failing = ids[7];
         let seen = Arc::new(Seen::default());
         let run = {
             let seen = Arc::clone(&seen);
@@ -178,14 +191,10 @@ mod tests {
             }
         };
         let serving = tokio::spawn(serve_jobs(queue.clone(), 16, run));
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while seen.ran.lock().unwrap().len() < ids.len() || queue.len().await.unwrap() > 1 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the jobs did not all run"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        eventually("the jobs did not all run", || async {
+            seen.ran.lock().unwrap().len() == ids.len() && queue.len().await.unwrap() == 1
+        })
+        .await;
         serving.abort();
         assert_eq!(seen.peak.load(Ordering::SeqCst), 16, "jobs at once");
         let mut ran = seen.ran.lock().unwrap().clone();
@@ -213,13 +222,8 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_job_that_panics_stays_leased_and_the_others_go_on() {
-        let queue = LocalQueue::open_in_memory().unwrap();
-        let ids: Vec<ExecutionId> = (0..5).map(|_| ExecutionId::new()).collect();
+        let (queue, ids) = queue_of(5).await;
         let panicking = ids[2];
-        queue
-            .enqueue(&ids.iter().copied().map(plan).collect::<Vec<_>>())
-            .await
-            .unwrap();
         let done = Arc::new(AtomicUsize::new(0));
         let run = {
             let done = Arc::clone(&done);
@@ -236,20 +240,16 @@ mod tests {
             }
         };
         let serving = tokio::spawn(serve_jobs(queue.clone(), 2, run));
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while done.load(Ordering::SeqCst) < 4 || queue.len().await.unwrap() > 1 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the other jobs did not all run"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        eventually("the other jobs did not all run", || async {
+            done.load(Ordering::SeqCst) == 4 && queue.len().await.unwrap() == 1
+        })
+        .await;
         // The worker is still serving: a new job runs.
         queue.enqueue(&[plan(ExecutionId::new())]).await.unwrap();
-        while done.load(Ordering::SeqCst) < 5 {
-            assert!(std::time::Instant::now() < deadline, "the worker stopped");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        eventually("the worker stopped", || async {
+            done.load(Ordering::SeqCst) == 5
+        })
+        .await;
         serving.abort();
         // The panicking job was neither acknowledged nor rescheduled: it is leased until its
         // lease ends, then delivered again.

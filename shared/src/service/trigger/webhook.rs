@@ -4,7 +4,6 @@
 //! attempts are counted on the execution and in the campaign report.
 
 use super::{TriggerError, TriggerService};
-use crate::domain::execution::CountScope;
 use crate::domain::webhook::{FEEDBACK_WEBHOOK, Webhook, WebhookEvent, signature};
 use crate::domain::{CountDelta, MessageRecord, OutcomeKind};
 use crate::ports::{Clock, Delivery, ExecutionStores, Job, Queue, Store, StoreError};
@@ -64,16 +63,13 @@ where
         } else {
             "webhookFailures"
         };
-        let delta = CountDelta::one(counter);
-        self.store
-            .add_counts(CountScope::Execution(event.execution_id), &delta)
-            .await?;
-        self.store
-            .add_counts(
-                CountScope::CampaignVersion(event.campaign_id, event.campaign_version),
-                &delta,
-            )
-            .await?;
+        self.count(
+            event.campaign_id,
+            event.campaign_version,
+            event.execution_id,
+            &CountDelta::one(counter),
+        )
+        .await?;
         result.map_err(TriggerError::from)
     }
 }
