@@ -114,6 +114,26 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX holds_by_release_time ON holds (release_at, message_id);
     ",
+    // 3: messages in a rowid table, appended in claim order. Keyed by the message id (a hash) in
+    // a WITHOUT ROWID table, every claim landed its whole row (about 1 KB) on a random page of the
+    // biggest tree, splitting pages as it filled; now only the small index entries are random.
+    "
+    CREATE TABLE messages_by_claim (
+        seq          INTEGER PRIMARY KEY,
+        id           TEXT NOT NULL UNIQUE,
+        execution_id TEXT NOT NULL,
+        outcome      TEXT NOT NULL,
+        provider_id  TEXT,
+        body         TEXT NOT NULL
+    );
+    INSERT INTO messages_by_claim (id, execution_id, outcome, provider_id, body)
+        SELECT id, execution_id, outcome, provider_id, body FROM messages;
+    DROP TABLE messages;
+    ALTER TABLE messages_by_claim RENAME TO messages;
+    CREATE INDEX messages_by_execution ON messages (execution_id, id);
+    CREATE INDEX messages_by_provider_id ON messages (provider_id)
+        WHERE provider_id IS NOT NULL;
+    ",
 ];
 
 /// The schema version this build writes.
@@ -203,6 +223,63 @@ mod tests {
                 .unwrap();
             assert_eq!(rows, 0, "{table} exists and is empty");
         }
+    }
+
+    #[test]
+    fn a_version_2_database_keeps_its_messages_in_the_rowid_table() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.execute_batch(MIGRATIONS[1]).unwrap();
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        for (id, provider) in [("m-b", Some("p-1")), ("m-a", None)] {
+            conn.execute(
+                "INSERT INTO messages (id, execution_id, outcome, provider_id, body)
+                 VALUES (?1, 'e-1', 'accepted', ?2, '{}')",
+                rusqlite::params![id, provider],
+            )
+            .unwrap();
+        }
+        migrate(&mut conn).unwrap();
+        let ids: Vec<String> = conn
+            .prepare("SELECT id FROM messages WHERE execution_id = 'e-1' ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(ids, ["m-a", "m-b"]);
+        let by_provider: String = conn
+            .query_row(
+                "SELECT id FROM messages WHERE provider_id = 'p-1'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(by_provider, "m-b");
+        // The id is still unique: a second claim of the same id inserts nothing.
+        let inserted = conn
+            .execute(
+                "INSERT INTO messages (id, execution_id, outcome, body)
+                 VALUES ('m-a', 'e-2', 'pending', '{}') ON CONFLICT (id) DO NOTHING",
+                [],
+            )
+            .unwrap();
+        assert_eq!(inserted, 0);
+        let indexes: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            indexes,
+            [
+                "messages_by_execution",
+                "messages_by_provider_id",
+                "sqlite_autoindex_messages_1"
+            ]
+        );
     }
 
     #[test]
