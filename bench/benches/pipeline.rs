@@ -23,6 +23,8 @@
 //!
 //! After criterion's report one line per channel compares the two means:
 //! `B1 <channel>: herald <N> msg/s, ceiling <M> msg/s, ratio <r>%`.
+//!
+//! The benchmark runs on mimalloc, the global allocator of `herald serve`.
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -53,6 +55,10 @@ use jiff::Timestamp;
 use mail_builder::MessageBuilder;
 use serde_json::Value;
 use tokio::runtime::Runtime;
+
+/// `herald serve`'s allocator (cli/src/main.rs): both sides of the comparison run on it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Which clock samples are timed with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -3,6 +3,11 @@
 use clap::Parser;
 use herald_cli::{Cli, Command};
 
+/// mimalloc instead of the system allocator: a message's render, MIME build and records allocate
+/// many short-lived strings, and with glibc's malloc that was about a third of its CPU time.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     herald_core::logging::init_local();
