@@ -28,9 +28,9 @@
 //! | `identities`       | `namespace, value, profile_id`        | `(namespace, value)`, index on `profile_id`, FK → `profiles` on delete cascade |
 //! | `audience_members` | `audience_id, profile_id`             | `(audience_id, profile_id)`  |
 //! | `suppressions`     | `channel, address, body`              | `(channel, address)`         |
-//! | `requests`         | `campaign_id, request_id, body_hash, execution_id, lease_until, expires_at, response` | `(campaign_id, request_id)` |
+//! | `requests`         | `seq, campaign_id, request_id, body_hash, execution_id, lease_until, expires_at, response` | `seq` (rowid, arrival order), unique `(campaign_id, request_id)` |
 //! | `executions`       | `id, revision, body`                  | `id`                         |
-//! | `messages`         | `id, execution_id, outcome, provider_id, body` | `id`, indexes on `(execution_id, id)` and `provider_id` |
+//! | `messages`         | `seq, id, execution_id, outcome, provider_id, body` | `seq` (rowid, claim order), unique `id`, indexes on `(execution_id, id)` and `provider_id` |
 //! | `counters`         | `scope, name, value`                  | `(scope, name)`              |
 //! | `caps`             | `key, count, expires_at`              | `key`                        |
 //! | `schedules`        | `id, status, execute_at, body`        | `id`, index on `(status, execute_at, id)` |

@@ -114,10 +114,29 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX holds_by_release_time ON holds (release_at, message_id);
     ",
-    // 3: messages in a rowid table, appended in claim order. Keyed by the message id (a hash) in
-    // a WITHOUT ROWID table, every claim landed its whole row (about 1 KB) on a random page of the
-    // biggest tree, splitting pages as it filled; now only the small index entries are random.
+    // 3: messages and requests in rowid tables, appended in write order. Keyed by a hash (the
+    // message id) or a caller's random id (the request id) in WITHOUT ROWID tables, every write
+    // landed its whole row on a random page of a big tree, splitting pages as it filled; now
+    // only the small unique-index entries are random.
     "
+    CREATE TABLE requests_by_arrival (
+        seq          INTEGER PRIMARY KEY,
+        campaign_id  TEXT    NOT NULL,
+        request_id   TEXT    NOT NULL,
+        body_hash    TEXT    NOT NULL,
+        execution_id TEXT    NOT NULL,
+        lease_until  INTEGER NOT NULL,
+        expires_at   INTEGER NOT NULL,
+        response     TEXT,
+        UNIQUE (campaign_id, request_id)
+    );
+    INSERT INTO requests_by_arrival
+        (campaign_id, request_id, body_hash, execution_id, lease_until, expires_at, response)
+        SELECT campaign_id, request_id, body_hash, execution_id, lease_until, expires_at, response
+        FROM requests;
+    DROP TABLE requests;
+    ALTER TABLE requests_by_arrival RENAME TO requests;
+
     CREATE TABLE messages_by_claim (
         seq          INTEGER PRIMARY KEY,
         id           TEXT NOT NULL UNIQUE,
@@ -226,7 +245,7 @@ mod tests {
     }
 
     #[test]
-    fn a_version_2_database_keeps_its_messages_in_the_rowid_table() {
+    fn a_version_2_database_keeps_its_messages_and_requests_in_the_rowid_tables() {
         let mut conn = Connection::open_in_memory().unwrap();
         conn.execute_batch(MIGRATIONS[0]).unwrap();
         conn.execute_batch(MIGRATIONS[1]).unwrap();
@@ -239,7 +258,23 @@ mod tests {
             )
             .unwrap();
         }
+        conn.execute(
+            "INSERT INTO requests
+                 (campaign_id, request_id, body_hash, execution_id, lease_until, expires_at)
+             VALUES ('c-1', 'r-1', 'h', 'e-1', 1, 2)",
+            [],
+        )
+        .unwrap();
         migrate(&mut conn).unwrap();
+        let request: (String, i64) = conn
+            .query_row(
+                "SELECT execution_id, expires_at FROM requests
+                 WHERE campaign_id = 'c-1' AND request_id = 'r-1'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(request, ("e-1".to_string(), 2));
         let ids: Vec<String> = conn
             .prepare("SELECT id FROM messages WHERE execution_id = 'e-1' ORDER BY id")
             .unwrap()
