@@ -13,7 +13,7 @@ use herald_core::ports::{Clock, Delivery, ExecutionStores, Job, Queue, Store, Sy
 use herald_core::service::trigger::TriggerService;
 
 /// Jobs run at once, how long a lease lasts, and how long to wait when the queue is empty.
-const JOBS_AT_ONCE: usize = 16;
+const JOBS_AT_ONCE: usize = 64;
 const LEASE: jiff::SignedDuration = jiff::SignedDuration::from_mins(5);
 const IDLE: Duration = Duration::from_millis(200);
 
