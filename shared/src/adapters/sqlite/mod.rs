@@ -14,7 +14,7 @@
 //! every [`WAL_AUTOCHECKPOINT_PAGES`] pages of log. Statements are prepared once per connection
 //! and cached.
 //!
-//! ## Schema (`PRAGMA user_version` = 2)
+//! ## Schema (`PRAGMA user_version` = 3)
 //!
 //! Bodies are the serde JSON of the domain type; ids are stored in their text form (UUIDs sort
 //! the same as text), so every page is ordered by key with plain `ORDER BY`.
