@@ -245,6 +245,7 @@ async fn serve<S: Store + ExecutionStores, D: LocalDelivery>(
     let worker = tokio::spawn(crate::worker::run(
         local.trigger.clone(),
         local.queue.clone(),
+        usize::from(args.jobs),
     ));
     // Tests and scripts wait for this line.
     println!("Herald listening on http://{addr}");

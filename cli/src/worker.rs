@@ -1,5 +1,5 @@
 //! The job worker of `herald serve`: leases jobs from the persisted local queue, runs them, and
-//! acknowledges them, [`JOBS_AT_ONCE`] at a time. A job that fails is retried later with back-off; a job the process was
+//! acknowledges them, `--jobs` (`HERALD_JOBS`, default 64) at a time. A job that fails is retried later with back-off; a job the process was
 //! running when it died is leased again once its lease expires (jobs are idempotent).
 
 use std::sync::Arc;
@@ -12,13 +12,15 @@ use herald_core::http::problem::error_chain;
 use herald_core::ports::{Clock, Delivery, ExecutionStores, Job, Queue, Store, SystemClock};
 use herald_core::service::trigger::TriggerService;
 
-/// Jobs run at once, how long a lease lasts, and how long to wait when the queue is empty.
-const JOBS_AT_ONCE: usize = 64;
+/// How long a lease lasts, and how long to wait when the queue is empty.
 const LEASE: jiff::SignedDuration = jiff::SignedDuration::from_mins(5);
 const IDLE: Duration = Duration::from_millis(200);
 
-pub async fn run<S, D, Q>(trigger: Arc<TriggerService<S, D, Q, SystemClock>>, queue: LocalQueue)
-where
+pub async fn run<S, D, Q>(
+    trigger: Arc<TriggerService<S, D, Q, SystemClock>>,
+    queue: LocalQueue,
+    at_once: usize,
+) where
     S: Store + ExecutionStores,
     D: Delivery,
     Q: Queue,
@@ -36,7 +38,7 @@ where
         let trigger = Arc::clone(&trigger);
         async move { trigger.run_job(&job).await }
     };
-    serve_jobs(queue, JOBS_AT_ONCE, run).await
+    serve_jobs(queue, at_once, run).await
 }
 
 /// Leases jobs and runs up to `at_once` of them at a time, each as a task of its own (so they
