@@ -1,6 +1,7 @@
 //! The job worker of `herald serve`: leases jobs from the persisted local queue, runs them, and
-//! acknowledges them, `--jobs` (`HERALD_JOBS`, default 64) at a time. A job that fails is retried later with back-off; a job the process was
-//! running when it died is leased again once its lease expires (jobs are idempotent).
+//! acknowledges them, `--jobs` at a time ([`crate::args::DEFAULT_JOBS`] unless set). A job that
+//! fails is retried later with back-off; a job the process was running when it died is leased
+//! again once its lease expires (jobs are idempotent).
 
 use std::sync::Arc;
 use std::time::Duration;
