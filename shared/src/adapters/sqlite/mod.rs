@@ -653,6 +653,46 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn finding_profiles_by_identity_prepares_its_statement_once() {
+        use crate::domain::{Identity, Profile};
+        use crate::ports::ProfileStore;
+
+        let store = SqliteStore::open_in_memory().unwrap();
+        let people = ["ann", "bob", "cy"];
+        for name in people {
+            let profile: Profile = serde_json::from_value(serde_json::json!({
+                "id": crate::domain::ProfileId::new(),
+                "identities": {"email": format!("{name}@example.com")},
+                "revision": 1,
+                "createdAt": "2026-01-01T00:00:00Z",
+                "updatedAt": "2026-01-01T00:00:00Z",
+            }))
+            .unwrap();
+            store
+                .save_profile(&profile, None, &profile.identity_list(), &[])
+                .await
+                .unwrap();
+        }
+        for name in people.iter().chain(&["nobody"]) {
+            let identity = Identity::parse("email", &format!("{name}@example.com")).unwrap();
+            let found = store.find_profile(&identity).await.unwrap();
+            assert_eq!(found.is_some(), *name != "nobody", "{name}");
+        }
+        // Each lookup ran on the (free) write connection, with its cached statement.
+        let (runs, reprepared) = store
+            .on_writer(|conn| {
+                let stmt = conn.prepare_cached(profiles::FIND_BY_IDENTITY).unwrap();
+                (
+                    stmt.get_status(rusqlite::StatementStatus::Run),
+                    stmt.get_status(rusqlite::StatementStatus::RePrepare),
+                )
+            })
+            .await;
+        assert_eq!(runs, 4, "every lookup ran the cached statement");
+        assert_eq!(reprepared, 0, "a new binding must not re-prepare it");
+    }
+
+    #[tokio::test]
     async fn a_panic_inside_an_operation_is_an_error_and_the_store_keeps_working() {
         use crate::ports::SuppressionStore;
 
