@@ -3,3 +3,9 @@
 use herald_core::adapters::memory::MemoryStore;
 
 herald_tests::execution_contract_tests!(async { MemoryStore::new() });
+
+#[tokio::test]
+async fn a_refused_completion_writes_no_execution() {
+    herald_tests::contract_execution::a_refused_completion_writes_no_execution(&MemoryStore::new())
+        .await;
+}

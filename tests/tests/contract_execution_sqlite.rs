@@ -27,3 +27,11 @@ async fn fresh_store() -> (SqliteStore, TempDir) {
 }
 
 herald_tests::execution_contract_tests!(with_guard: fresh_store());
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_completion_writes_no_execution() {
+    let (store, dir) = fresh_store().await;
+    herald_tests::contract_execution::a_refused_completion_writes_no_execution(&store).await;
+    drop(store);
+    drop(dir);
+}

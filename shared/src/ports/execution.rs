@@ -75,6 +75,21 @@ pub trait AcceptanceStore: Send + Sync {
         body_hash: &str,
         response: &StoredResponse,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Records a unitary execution and completes its request: inserts `execution` (as
+    /// [`ExecutionStore::insert_execution`]), then marks the request completed (as
+    /// [`AcceptanceStore::finish_request`]). One write instead of two waiting on each other.
+    /// `Conflict` when the execution id is taken or the request is not in flight with this
+    /// hash. SQLite and the in-memory store do both in one transaction and write nothing on a
+    /// conflict; DynamoDB makes the two writes one after the other (a transaction would double
+    /// their write units), so there the execution may be written when the finish is refused.
+    /// Callers handle a conflict by doing the two steps one by one, which tolerates that.
+    fn complete_request(
+        &self,
+        key: &RequestKey,
+        body_hash: &str,
+        response: &StoredResponse,
+        execution: &Execution,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
     /// Deletes an in-flight record with this hash (its work failed before any side effect), so
     /// a retry starts over. Completed records are never deleted.
     fn abandon_request(

@@ -18,9 +18,10 @@ use super::DynamoStore;
 use super::calls::{Cond, DynamoError, Update, Written};
 use super::codec::{get_instant, instant, ttl};
 use super::keys::{EXPIRES_AT, EXPIRES_AT_NS, Item, WHOLE, get_s, key, request_pk, s};
-use crate::domain::ExecutionId;
+use crate::domain::{Execution, ExecutionId};
 use crate::ports::{
-    AcceptanceStore, Begin, Conflict, RequestKey, StoreError, StoreResult, StoredResponse,
+    AcceptanceStore, Begin, Conflict, ExecutionStore, RequestKey, StoreError, StoreResult,
+    StoredResponse,
 };
 
 const BODY_HASH: &str = "bodyHash";
@@ -196,6 +197,19 @@ impl AcceptanceStore for DynamoStore {
             Written::Done => Ok(()),
             Written::Refused(_) => Err(StoreError::Conflict(Conflict::RevisionMismatch)),
         }
+    }
+
+    /// Two writes one after the other (a transaction would double their write units): the
+    /// execution, then the finish. A refused finish leaves the execution written.
+    async fn complete_request(
+        &self,
+        key: &RequestKey,
+        body_hash: &str,
+        response: &StoredResponse,
+        execution: &Execution,
+    ) -> StoreResult<()> {
+        self.insert_execution(execution).await?;
+        self.finish_request(key, body_hash, response).await
     }
 
     async fn abandon_request(&self, key: &RequestKey, body_hash: &str) -> StoreResult<()> {

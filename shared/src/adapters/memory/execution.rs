@@ -149,6 +149,27 @@ impl AcceptanceStore for MemoryStore {
         }
     }
 
+    async fn complete_request(
+        &self,
+        key: &RequestKey,
+        body_hash: &str,
+        response: &StoredResponse,
+        execution: &Execution,
+    ) -> StoreResult<()> {
+        let mut s = self.state();
+        if s.exec.executions.contains_key(&execution.id) {
+            return Err(conflict(Conflict::AlreadyExists));
+        }
+        match s.exec.requests.get_mut(&request_key(key)) {
+            Some(r) if r.body_hash == body_hash && r.response.is_none() => {
+                r.response = Some(response.clone());
+            }
+            _ => return Err(conflict(Conflict::RevisionMismatch)),
+        }
+        s.exec.executions.insert(execution.id, execution.clone());
+        Ok(())
+    }
+
     async fn abandon_request(&self, key: &RequestKey, body_hash: &str) -> StoreResult<()> {
         let mut s = self.state();
         let key = request_key(key);

@@ -2,10 +2,10 @@
 //! decided and written in one `BEGIN IMMEDIATE` transaction.
 
 use jiff::Timestamp;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::{Access, SqliteStore, decode, encode, from_instant, instant};
-use crate::domain::ExecutionId;
+use super::{Access, Fail, SqliteStore, decode, encode, executions, from_instant, instant};
+use crate::domain::{Execution, ExecutionId};
 use crate::ports::{
     AcceptanceStore, Begin, Conflict, RequestKey, StoreError, StoreResult, StoredResponse,
 };
@@ -15,6 +15,28 @@ type Row = (String, String, i64, i64, Option<String>);
 
 fn stored_execution(text: &str) -> StoreResult<ExecutionId> {
     ExecutionId::parse(text).map_err(|e| StoreError::Corrupt(format!("request execution id: {e}")))
+}
+
+/// Stores the response of the in-flight request with this hash; `Conflict(RevisionMismatch)`
+/// when there is none.
+fn finish(
+    tx: &Transaction<'_>,
+    campaign: &str,
+    request: &str,
+    hash: &str,
+    response: &str,
+) -> Result<(), Fail> {
+    let finished = tx
+        .prepare_cached(
+            "UPDATE requests SET response = ?4
+             WHERE campaign_id = ?1 AND request_id = ?2 AND body_hash = ?3
+               AND response IS NULL",
+        )?
+        .execute(params![campaign, request, hash, response])?;
+    if finished == 0 {
+        return Err(Conflict::RevisionMismatch.into());
+    }
+    Ok(())
 }
 
 impl AcceptanceStore for SqliteStore {
@@ -87,17 +109,25 @@ impl AcceptanceStore for SqliteStore {
         let (campaign, request) = (key.campaign_id.to_string(), key.request_id.clone());
         let (hash, response) = (body_hash.to_string(), encode(response)?);
         self.run(Access::Write, move |tx| {
-            let finished = tx
-                .prepare_cached(
-                    "UPDATE requests SET response = ?4
-                     WHERE campaign_id = ?1 AND request_id = ?2 AND body_hash = ?3
-                       AND response IS NULL",
-                )?
-                .execute(params![campaign, request, hash, response])?;
-            if finished == 0 {
-                return Err(Conflict::RevisionMismatch.into());
-            }
-            Ok(())
+            finish(tx, &campaign, &request, &hash, &response)
+        })
+        .await
+    }
+
+    async fn complete_request(
+        &self,
+        key: &RequestKey,
+        body_hash: &str,
+        response: &StoredResponse,
+        execution: &Execution,
+    ) -> StoreResult<()> {
+        let (campaign, request) = (key.campaign_id.to_string(), key.request_id.clone());
+        let (hash, response) = (body_hash.to_string(), encode(response)?);
+        let (id, revision, body) = executions::row(execution)?;
+        // One operation: a conflict in either rolls both back.
+        self.run(Access::Write, move |tx| {
+            executions::insert_row(tx, &id, revision, &body)?;
+            finish(tx, &campaign, &request, &hash, &response)
         })
         .await
     }

@@ -1,26 +1,47 @@
 //! Executions in the `executions` table.
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::{Access, SqliteStore, decode, encode, int};
+use super::{Access, Fail, SqliteStore, decode, encode, int};
 use crate::domain::{Execution, ExecutionId};
 use crate::ports::{Conflict, ExecutionStore, StoreResult};
 
+/// An execution's row: `(id, revision, body)`, as written.
+pub(super) type Row = (String, i64, String);
+
+/// The row of `execution`.
+pub(super) fn row(execution: &Execution) -> StoreResult<Row> {
+    Ok((
+        execution.id.to_string(),
+        int(execution.revision)?,
+        encode(execution)?,
+    ))
+}
+
+/// Inserts an execution's row; `Conflict(AlreadyExists)` when its id is taken.
+pub(super) fn insert_row(
+    tx: &Transaction<'_>,
+    id: &str,
+    revision: i64,
+    body: &str,
+) -> Result<(), Fail> {
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO executions (id, revision, body) VALUES (?1, ?2, ?3)
+             ON CONFLICT (id) DO NOTHING",
+        )?
+        .execute(params![id, revision, body])?;
+    if inserted == 0 {
+        return Err(Conflict::AlreadyExists.into());
+    }
+    Ok(())
+}
+
 impl ExecutionStore for SqliteStore {
     async fn insert_execution(&self, execution: &Execution) -> StoreResult<()> {
-        let (id, body) = (execution.id.to_string(), encode(execution)?);
-        let revision = int(execution.revision)?;
+        let (id, revision, body) = row(execution)?;
         self.run(Access::Write, move |tx| {
-            let inserted = tx
-                .prepare_cached(
-                    "INSERT INTO executions (id, revision, body) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (id) DO NOTHING",
-                )?
-                .execute(params![id, revision, body])?;
-            if inserted == 0 {
-                return Err(Conflict::AlreadyExists.into());
-            }
-            Ok(())
+            insert_row(tx, &id, revision, &body)
         })
         .await
     }

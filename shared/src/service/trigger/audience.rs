@@ -10,9 +10,7 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::{
-    CampaignCtx, ExecutionResponse, TriggerError, TriggerReply, TriggerService, body_hash,
-};
+use super::{CampaignCtx, TriggerError, TriggerReply, TriggerService, accepted, body_hash};
 use crate::domain::trigger::{AudienceRequest, AudienceSelector, Recipient, RecipientType};
 use crate::domain::{
     Audience, AudienceBatch, AudienceId, AudienceKind, CampaignId, Execution, ExecutionId,
@@ -144,25 +142,14 @@ where
                 let execution = self
                     .start_audience(&ctx, id, audience.id, &request_id, context, now)
                     .await?;
-                to_json(&ExecutionResponse {
-                    execution_id: execution.id,
-                    request_id,
-                    created_at: execution.created_at,
-                    created_by: execution.created_by.clone(),
-                    modified_at: execution.modified_at,
-                    modified_by: execution.created_by,
-                })?
+                accepted(&execution)?.body
             }
         };
-        self.finish(
-            &key,
-            &hash,
-            StoredResponse {
-                status: 202,
-                body: body.clone(),
-            },
-        )
-        .await?;
+        let stored = StoredResponse {
+            status: 202,
+            body: body.clone(),
+        };
+        self.finish(&key, &hash, &stored).await?;
         Ok(TriggerReply {
             status: 202,
             body,

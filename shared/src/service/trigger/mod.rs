@@ -293,6 +293,20 @@ impl VersionCache {
 
 /// sha256 of the canonical JSON of a request: the same request re-serialized gives the same
 /// hash whatever its whitespace or key order.
+/// The `202 Accepted` answer to a unitary trigger whose execution is `execution`.
+fn accepted(execution: &Execution) -> Result<StoredResponse, StoreError> {
+    let response = ExecutionResponse {
+        execution_id: execution.id,
+        request_id: execution.request_id.clone(),
+        created_at: execution.created_at,
+        created_by: execution.created_by.clone(),
+        modified_at: execution.modified_at,
+        modified_by: execution.created_by.clone(),
+    };
+    let body = serde_json::to_string(&response).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(StoredResponse { status: 202, body })
+}
+
 fn body_hash(value: &impl Serialize) -> String {
     let bytes = serde_json::to_vec(value).unwrap_or_default();
     hex::encode(Sha256::digest(bytes))
@@ -466,27 +480,28 @@ where
             })
             .collect();
         self.process_all(&ctx, &works, None).await?;
-        let finished = self
-            .record_execution(&ctx, execution_id, kind, &request, now)
-            .await?;
-        let response = ExecutionResponse {
-            execution_id,
-            request_id: request.request_id.clone(),
-            created_at: finished.created_at,
-            created_by: finished.created_by.clone(),
-            modified_at: finished.modified_at,
-            modified_by: finished.created_by.clone(),
+        let execution = self.unitary_execution(&ctx, execution_id, kind, &request, now);
+        let stored = accepted(&execution)?;
+        // The common case in one write: a new execution and the request it completes.
+        let stored = match self
+            .store
+            .complete_request(&key, &hash, &stored, &execution)
+            .await
+        {
+            Ok(()) => stored,
+            // A resumed attempt (its execution written earlier) or a finish refused: the
+            // careful path, step by step.
+            Err(StoreError::Conflict(_)) => {
+                let finished = self.record_execution(execution).await?;
+                let stored = accepted(&finished)?;
+                self.finish(&key, &hash, &stored).await?;
+                stored
+            }
+            Err(e) => return Err(e.into()),
         };
-        let body =
-            serde_json::to_string(&response).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let stored = StoredResponse {
-            status: 202,
-            body: body.clone(),
-        };
-        self.finish(&key, &hash, stored).await?;
         Ok(TriggerReply {
-            status: 202,
-            body,
+            status: stored.status,
+            body: stored.body,
             replayed: false,
         })
     }
@@ -527,31 +542,28 @@ where
         &self,
         key: &RequestKey,
         hash: &str,
-        response: StoredResponse,
+        response: &StoredResponse,
     ) -> Result<(), TriggerError> {
-        match self.store.finish_request(key, hash, &response).await {
+        match self.store.finish_request(key, hash, response).await {
             // Another attempt took the lease over and completed it: same execution, same answer.
             Ok(()) | Err(StoreError::Conflict(_)) => Ok(()),
             Err(e) => Err(e.into()),
         }
     }
 
-    /// Writes a unitary execution once, `Succeeded`, after its recipients were processed: the
-    /// caller learns its id from the response, which comes after this, so an `InProgress`
-    /// record would only be seen by readers who guessed the id (or got it from a feedback
-    /// webhook event queued meanwhile), and it cost a second write per trigger. A retry that
-    /// resumes the request (the lease was taken over) writes the same id: when an earlier
-    /// attempt wrote it, that record is kept and answered. A record still `InProgress`
-    /// (written by an earlier version of Herald, which inserted it first) is closed.
-    async fn record_execution(
+    /// A unitary execution's record, `Succeeded`: it is written once, after its recipients
+    /// were processed. The caller learns its id from the response, which comes after this, so
+    /// an `InProgress` record would only be seen by readers who guessed the id (or got it from
+    /// a feedback webhook event queued meanwhile), and it cost another write per trigger.
+    fn unitary_execution(
         &self,
         ctx: &CampaignCtx,
         id: ExecutionId,
         kind: ExecutionKind,
         request: &UnitaryRequest,
         started_at: Timestamp,
-    ) -> Result<Execution, TriggerError> {
-        let execution = Execution {
+    ) -> Execution {
+        Execution {
             id,
             kind,
             campaign_id: ctx.campaign.id,
@@ -565,7 +577,15 @@ where
             modified_at: self.clock.now(),
             plan_cursor: None,
             revision: 1,
-        };
+        }
+    }
+
+    /// Writes a unitary execution on its own. A retry that resumes the request (the lease was
+    /// taken over) writes the same id: when an earlier attempt wrote it, that record is kept
+    /// and answered. A record still `InProgress` (written by an earlier version of Herald,
+    /// which inserted it first) is closed.
+    async fn record_execution(&self, execution: Execution) -> Result<Execution, TriggerError> {
+        let id = execution.id;
         match self.store.insert_execution(&execution).await {
             Ok(()) => Ok(execution),
             Err(StoreError::Conflict(_)) => {

@@ -1112,8 +1112,14 @@ async fn a_unitary_execution_is_written_once_and_a_resumed_attempt_keeps_the_rec
         .await
         .unwrap();
     w.clock.advance(SignedDuration::from_secs(5));
-    let reply = w.unitary(request).await.unwrap();
+    let reply = w.unitary(request.clone()).await.unwrap();
     assert_eq!(reply.status, 202);
+    let again = w.unitary(request).await.unwrap();
+    assert!(
+        again.replayed,
+        "the step-by-step path completed the request too"
+    );
+    assert_eq!(again.body, reply.body);
     let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
     assert_eq!(body["executionId"], json!(legacy.to_string()));
     assert_eq!(body["createdAt"], json!(before.to_string()));
