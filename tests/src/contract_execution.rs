@@ -33,7 +33,9 @@
 //!   `execute_at <= now` and a hold with `release_at <= now` are due. The suite uses whole
 //!   seconds; stores must keep instants to at least the millisecond.
 //! - A mismatching `begin_request` writes nothing: the live record keeps its lease.
-//! - Messages are listed in [`MessageId`] order (its text, 32 hex digits); pages follow the
+//! - Messages are listed in an order of the store's that stays the same between calls (claim
+//!   order on SQLite and in memory, [`MessageId`] order on DynamoDB; the cases for each are in
+//!   the last section); a cursor the listing did not issue is refused. Pages follow the
 //!   admin suite's rules (at most `limit` items, `next` is `None` on the last page, also a full
 //!   one). An execution without messages lists as one empty page.
 //! - A message is found by its provider id once an update wrote that id, and finding it gives
@@ -141,7 +143,8 @@ macro_rules! __execution_contract_cases {
             updating_a_message_from_its_expected_outcome_replaces_it
             updating_a_message_from_a_stale_outcome_conflicts_and_changes_nothing
             updating_a_missing_message_conflicts_and_creates_nothing
-            listing_messages_pages_one_execution_in_message_id_order
+            listing_messages_pages_one_execution_in_a_stable_order
+            a_message_cursor_the_listing_did_not_issue_is_refused
             an_execution_without_messages_lists_one_empty_page
             a_message_is_found_by_the_provider_id_an_update_gave_it
             a_changed_provider_id_finds_the_message_and_the_old_or_a_refused_one_does_not
@@ -1194,35 +1197,95 @@ pub async fn updating_a_missing_message_conflicts_and_creates_nothing<S: Executi
     );
 }
 
-pub async fn listing_messages_pages_one_execution_in_message_id_order<S: ExecutionStores>(
+/// Claims 11 messages of one execution and 4 of another, interleaved; returns both lists in
+/// claim order.
+async fn claim_two_executions<S: ExecutionStores>(
     store: &S,
+) -> (
+    ExecutionId,
+    Vec<MessageRecord>,
+    ExecutionId,
+    Vec<MessageRecord>,
 ) {
     let campaign = CampaignId::new();
     let (mine, theirs) = (ExecutionId::new(), ExecutionId::new());
-    let mut expected: Vec<MessageRecord> = (0..11).map(|n| message(mine, campaign, n)).collect();
+    let my_messages: Vec<MessageRecord> = (0..11).map(|n| message(mine, campaign, n)).collect();
     let others: Vec<MessageRecord> = (0..4).map(|n| message(theirs, campaign, n)).collect();
-    for (i, m) in expected.iter().enumerate() {
+    for (i, m) in my_messages.iter().enumerate() {
         assert_eq!(claim(store, m).await, Claim::Claimed);
         if let Some(o) = others.get(i) {
             assert_eq!(claim(store, o).await, Claim::Claimed);
         }
     }
-    expected.sort_by(|a, b| a.id.cmp(&b.id));
-    for limit in [1, 3, 11, 50] {
-        let listed = read_all(limit, |page| async move {
-            store.list_messages(mine, &page).await
-        })
-        .await;
-        assert_eq!(listed, expected, "pages of {limit}");
+    (mine, my_messages, theirs, others)
+}
+
+async fn list_all<S: ExecutionStores>(
+    store: &S,
+    execution: ExecutionId,
+    limit: u32,
+) -> Vec<MessageRecord> {
+    read_all(limit, |page| async move {
+        store.list_messages(execution, &page).await
+    })
+    .await
+}
+
+fn by_id(mut messages: Vec<MessageRecord>) -> Vec<MessageRecord> {
+    messages.sort_by(|a, b| a.id.cmp(&b.id));
+    messages
+}
+
+/// The order is the store's (see the port); every store lists each message of the execution
+/// once, in the same order whatever the page size, and an update keeps a message's place.
+pub async fn listing_messages_pages_one_execution_in_a_stable_order<S: ExecutionStores>(store: &S) {
+    let (mine, my_messages, theirs, others) = claim_two_executions(store).await;
+    let first = list_all(store, mine, 50).await;
+    assert_eq!(by_id(first.clone()), by_id(my_messages.clone()));
+    for limit in [1, 3, 11] {
+        assert_eq!(
+            list_all(store, mine, limit).await,
+            first,
+            "pages of {limit}"
+        );
     }
-    let mut theirs_expected = others.clone();
-    theirs_expected.sort_by(|a, b| a.id.cmp(&b.id));
-    let listed = read_all(
-        2,
-        |page| async move { store.list_messages(theirs, &page).await },
-    )
-    .await;
-    assert_eq!(listed, theirs_expected);
+    let moved = MessageRecord {
+        outcome: OutcomeKind::Sent,
+        ..first[4].clone()
+    };
+    ok(
+        store
+            .update_message(&moved, OutcomeKind::Pending, &CountDelta::default())
+            .await,
+        "updating a message",
+    );
+    let mut expected = first.clone();
+    expected[4] = moved;
+    assert_eq!(
+        list_all(store, mine, 3).await,
+        expected,
+        "an update keeps its place"
+    );
+    assert_eq!(by_id(list_all(store, theirs, 2).await), by_id(others));
+}
+
+pub async fn a_message_cursor_the_listing_did_not_issue_is_refused<S: ExecutionStores>(store: &S) {
+    let (mine, ..) = claim_two_executions(store).await;
+    for cursor in ["not-a-cursor", "-1"] {
+        let refused = store
+            .list_messages(
+                mine,
+                &PageRequest {
+                    cursor: Some(cursor.to_string()),
+                    limit: 3,
+                },
+            )
+            .await;
+        assert!(
+            matches!(refused, Err(StoreError::InvalidCursor(_))),
+            "cursor {cursor:?}: {refused:?}"
+        );
+    }
 }
 
 pub async fn an_execution_without_messages_lists_one_empty_page<S: ExecutionStores>(store: &S) {
@@ -2155,8 +2218,8 @@ pub async fn concurrent_releases_of_one_hold_let_exactly_one_win<S: ExecutionSto
 }
 
 // ---------------------------------------------------------------------------------------------
-// Stores that complete a request in one transaction (SQLite, in memory): not in
-// `execution_contract_tests!`, which every store runs; their test files call these.
+// Cases only some stores keep (each says which): not in `execution_contract_tests!`, which
+// every store runs; those stores' test files call them.
 // ---------------------------------------------------------------------------------------------
 
 /// A completion refused by its finish (the request is not in flight with this hash) writes no
@@ -2181,4 +2244,48 @@ pub async fn a_refused_completion_writes_no_execution<S: ExecutionStores>(store:
         "completing it with another body",
     );
     assert_eq!(stored_execution(store, e2).await, None);
+}
+
+/// SQLite and the in-memory store list an execution's messages in claim order, so a client
+/// paging through a running execution gets the messages claimed meanwhile on later pages.
+pub async fn messages_are_listed_in_claim_order_and_later_claims_come_on_later_pages<
+    S: ExecutionStores,
+>(
+    store: &S,
+) {
+    let (mine, my_messages, ..) = claim_two_executions(store).await;
+    assert_eq!(list_all(store, mine, 4).await, my_messages);
+    let page = ok(
+        store.list_messages(mine, &PageRequest::first(10)).await,
+        "listing a page",
+    );
+    assert_eq!(page.items, my_messages[..10]);
+    let later = message(mine, my_messages[0].campaign_id, 99);
+    assert_eq!(claim(store, &later).await, Claim::Claimed);
+    let rest = ok(
+        store
+            .list_messages(
+                mine,
+                &PageRequest {
+                    cursor: page.next,
+                    limit: 10,
+                },
+            )
+            .await,
+        "listing after the cursor",
+    );
+    assert_eq!(rest.items, vec![my_messages[10].clone(), later]);
+    assert_eq!(rest.next, None);
+}
+
+/// DynamoDB lists an execution's messages in message-id order (the sort key of its index).
+pub async fn messages_are_listed_in_message_id_order<S: ExecutionStores>(store: &S) {
+    let (mine, my_messages, ..) = claim_two_executions(store).await;
+    for limit in [1, 4, 50] {
+        assert_eq!(
+            list_all(store, mine, limit).await,
+            by_id(my_messages.clone()),
+            "pages of {limit}"
+        );
+    }
 }

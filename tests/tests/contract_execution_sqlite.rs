@@ -35,3 +35,11 @@ async fn a_refused_completion_writes_no_execution() {
     drop(store);
     drop(dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_are_listed_in_claim_order_and_later_claims_come_on_later_pages() {
+    let (store, dir) = fresh_store().await;
+    herald_tests::contract_execution::messages_are_listed_in_claim_order_and_later_claims_come_on_later_pages(&store).await;
+    drop(store);
+    drop(dir);
+}

@@ -179,6 +179,8 @@ where
 }
 
 /// Lists an execution's messages: every recipient's outcome, with the reason of each exclusion.
+/// In claim order with `herald serve` (paging through a running execution also gets the
+/// messages claimed meanwhile), in message-id order on DynamoDB.
 #[utoipa::path(
     get,
     path = "/im/executions/{execution_id}/messages",

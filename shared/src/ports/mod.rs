@@ -98,6 +98,14 @@ impl StoreError {
     pub fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Self {
         StoreError::Backend(Box::new(e))
     }
+
+    /// A page cursor the listing did not issue (`text`, shortened).
+    pub fn invalid_cursor(text: &str) -> Self {
+        let shown: String = text.chars().take(40).collect();
+        StoreError::InvalidCursor(format!(
+            "the page cursor {shown:?} is not one this listing issued; start again without a cursor"
+        ))
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -20,10 +20,7 @@ pub(crate) fn encode(item: &Item, names: &[&str]) -> Option<String> {
 }
 
 fn bad(text: &str) -> StoreError {
-    let shown: String = text.chars().take(40).collect();
-    StoreError::InvalidCursor(format!(
-        "the page cursor {shown:?} is not one this listing issued; start again without a cursor"
-    ))
+    StoreError::invalid_cursor(text)
 }
 
 /// The start key a cursor stands for. `belongs` checks its attribute values (for example that

@@ -4,9 +4,9 @@
 //! - A request record is replaced when it expired (`expires_at <= now`, with the new execution
 //!   id) or its lease ran out (`lease_until <= now`, keeping its execution id); finishing needs the in-flight record with the same body hash
 //!   (`Conflict(RevisionMismatch)` otherwise); abandoning deletes only that record.
-//! - Messages are kept by `(execution id, message id)` so an execution's messages page in
-//!   message-id order with the last message id as the cursor; an index maps provider message
-//!   ids to message ids.
+//! - Messages are kept by `(execution id, claim number)` so an execution's messages page in
+//!   claim order, as on SQLite, with the last claim number as the cursor; indexes map message
+//!   ids and provider message ids to them.
 //! - A cap counter is `(count, expires_at)`; an expired or missing one counts as zero and is
 //!   restarted at one with the caller's `expires_at`. A decrement never goes below zero.
 
@@ -23,7 +23,7 @@ use crate::domain::{
 };
 use crate::ports::{
     AcceptanceStore, Begin, CapCounter, CapStore, Claim, Conflict, CountStore, ExecutionStore,
-    HoldStore, MessageStore, Page, PageRequest, RequestKey, ScheduleStore, StoreResult,
+    HoldStore, MessageStore, Page, PageRequest, RequestKey, ScheduleStore, StoreError, StoreResult,
     StoredResponse,
 };
 
@@ -33,10 +33,12 @@ pub(super) struct ExecutionState {
     /// `(campaign id, request id)` → the acceptance record.
     requests: HashMap<(String, String), RequestRecord>,
     executions: BTreeMap<ExecutionId, Execution>,
-    /// `(execution id, message id)`, both in text form.
-    messages: BTreeMap<(String, String), MessageRecord>,
-    /// Message id → execution id (text), to find a message by its id alone.
-    message_executions: HashMap<MessageId, String>,
+    /// `(execution id, claim number)` → the message.
+    messages: BTreeMap<(ExecutionId, u64), MessageRecord>,
+    /// Message id → its key in `messages`, to find a message by its id alone.
+    message_keys: HashMap<MessageId, (ExecutionId, u64)>,
+    /// Messages claimed so far (the last claim number).
+    claimed: u64,
     /// Provider message id → message id.
     provider_ids: HashMap<String, MessageId>,
     counts: HashMap<CountScope, BTreeMap<String, i64>>,
@@ -61,9 +63,7 @@ fn request_key(key: &RequestKey) -> (String, String) {
 
 impl ExecutionState {
     fn message(&self, id: &MessageId) -> Option<&MessageRecord> {
-        let execution = self.message_executions.get(id)?;
-        self.messages
-            .get(&(execution.clone(), id.as_str().to_string()))
+        self.messages.get(self.message_keys.get(id)?)
     }
 
     fn add(&mut self, scope: CountScope, delta: &CountDelta) {
@@ -224,14 +224,10 @@ impl MessageStore for MemoryStore {
         if let Some(existing) = s.exec.message(&message.id) {
             return Ok(Claim::Exists(Box::new(existing.clone())));
         }
-        let execution = message.execution_id.to_string();
-        s.exec
-            .message_executions
-            .insert(message.id.clone(), execution.clone());
-        s.exec.messages.insert(
-            (execution, message.id.as_str().to_string()),
-            message.clone(),
-        );
+        s.exec.claimed += 1;
+        let key = (message.execution_id, s.exec.claimed);
+        s.exec.message_keys.insert(message.id.clone(), key);
+        s.exec.messages.insert(key, message.clone());
         s.exec.index_provider_id(message);
         s.exec.count(message, counts);
         Ok(Claim::Claimed)
@@ -244,14 +240,10 @@ impl MessageStore for MemoryStore {
         counts: &CountDelta,
     ) -> StoreResult<()> {
         let mut s = self.state();
-        let Some(execution) = s.exec.message_executions.get(&message.id).cloned() else {
+        let Some(key) = s.exec.message_keys.get(&message.id).copied() else {
             return Err(conflict(Conflict::RevisionMismatch));
         };
-        match s
-            .exec
-            .messages
-            .get_mut(&(execution, message.id.as_str().to_string()))
-        {
+        match s.exec.messages.get_mut(&key) {
             Some(stored) if stored.outcome == expected => *stored = message.clone(),
             _ => return Err(conflict(Conflict::RevisionMismatch)),
         }
@@ -270,17 +262,20 @@ impl MessageStore for MemoryStore {
         page: &PageRequest,
     ) -> StoreResult<Page<MessageRecord>> {
         let s = self.state();
-        let execution = execution.to_string();
-        let start = match &page.cursor {
-            Some(c) => Bound::Excluded((execution.clone(), c.clone())),
-            None => Bound::Included((execution.clone(), String::new())),
+        let after = match page.cursor.as_deref() {
+            None => 0,
+            Some(c) => c.parse().map_err(|_| StoreError::invalid_cursor(c))?,
         };
-        let items = s
-            .exec
-            .messages
-            .range((start, Bound::Unbounded))
-            .take_while(|((e, _), _)| *e == execution);
-        paginate(items, page, |(_, id)| id.clone(), |m| Ok(m.clone()))
+        let items = s.exec.messages.range((
+            Bound::Excluded((execution, after)),
+            Bound::Included((execution, u64::MAX)),
+        ));
+        paginate(
+            items,
+            page,
+            |(_, claim)| claim.to_string(),
+            |m| Ok(m.clone()),
+        )
     }
 
     async fn find_message_by_provider_id(

@@ -4,14 +4,15 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::counts::Adding;
-use super::{Access, SqliteStore, after, decode, decode_page, encode, query_page};
+use super::{Access, SqliteStore, decode, decode_page, encode, query_page};
 use crate::domain::execution::{CountDelta, CountScope};
 use crate::domain::{ExecutionId, MessageId, MessageRecord, OutcomeKind};
-use crate::ports::{Claim, Conflict, MessageStore, Page, PageRequest, StoreResult};
+use crate::ports::{Claim, Conflict, MessageStore, Page, PageRequest, StoreError, StoreResult};
 
-/// An execution's messages after a cursor, in id order (along `messages_by_execution`).
-pub(super) const LIST_BY_EXECUTION: &str = "SELECT id, body FROM messages
-     WHERE execution_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3";
+/// An execution's messages after a cursor (a `seq`), in claim order (along
+/// `messages_by_execution`).
+pub(super) const LIST_BY_EXECUTION: &str = "SELECT CAST(seq AS TEXT), body FROM messages
+     WHERE execution_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3";
 /// The message a provider message id belongs to (along `messages_by_provider_id`).
 pub(super) const FIND_BY_PROVIDER_ID: &str =
     "SELECT body FROM messages WHERE provider_id = ?1 AND provider_id IS NOT NULL LIMIT 1";
@@ -100,8 +101,16 @@ impl MessageStore for SqliteStore {
     ) -> StoreResult<Page<MessageRecord>> {
         let execution = execution.to_string();
         let limit = page.effective_limit();
-        // `id > ''` is every id, so the first page uses the same statement.
-        let (_, from) = after(page.cursor.as_deref());
+        // `seq > 0` is every message (rowids start at 1), so the first page uses the same
+        // statement.
+        let from: i64 = match page.cursor.as_deref() {
+            None => 0,
+            Some(c) => c
+                .parse()
+                .ok()
+                .filter(|seq| *seq >= 0)
+                .ok_or_else(|| StoreError::invalid_cursor(c))?,
+        };
         let rows = self
             .run(Access::Scan, move |tx| {
                 query_page(tx, LIST_BY_EXECUTION, &[&execution, &from], limit)

@@ -14,7 +14,7 @@
 //! every [`WAL_AUTOCHECKPOINT_PAGES`] pages of log. Statements are prepared once per connection
 //! and cached.
 //!
-//! ## Schema (`PRAGMA user_version` = 3)
+//! ## Schema (`PRAGMA user_version` = 4)
 //!
 //! Bodies are the serde JSON of the domain type; ids are stored in their text form (UUIDs sort
 //! the same as text), so every page is ordered by key with plain `ORDER BY`.
@@ -30,7 +30,7 @@
 //! | `suppressions`     | `channel, address, body`              | `(channel, address)`         |
 //! | `requests`         | `seq, campaign_id, request_id, body_hash, execution_id, lease_until, expires_at, response` | `seq` (rowid, arrival order), unique `(campaign_id, request_id)` |
 //! | `executions`       | `id, revision, body`                  | `id`                         |
-//! | `messages`         | `seq, id, execution_id, outcome, provider_id, body` | `seq` (rowid, claim order), unique `id`, indexes on `(execution_id, id)` and `provider_id` |
+//! | `messages`         | `seq, id, execution_id, outcome, provider_id, body` | `seq` (rowid, claim order), unique `id`, indexes on `(execution_id, seq)` and `provider_id` |
 //! | `counters`         | `scope, name, value`                  | `(scope, name)`              |
 //! | `caps`             | `key, count, expires_at`              | `key`                        |
 //! | `schedules`        | `id, status, execute_at, body`        | `id`, index on `(status, execute_at, id)` |
@@ -48,7 +48,9 @@
 //!
 //! Page cursors are the last key returned (`channel:address` for suppressions, listed channel
 //! by channel in `Channel` order: email, sms, push). A cursor that is not a key is read as a
-//! position to start after (for suppressions, one naming no channel is past the end).
+//! position to start after (for suppressions, one naming no channel is past the end). An
+//! execution's messages are listed in claim order, and their cursor is the last `seq` returned:
+//! one that is not a number is refused.
 
 mod acceptance;
 mod campaigns;

@@ -153,6 +153,13 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX messages_by_provider_id ON messages (provider_id)
         WHERE provider_id IS NOT NULL;
     ",
+    // 4: an execution's messages listed in claim order. Indexed by `(execution_id, id)`, every
+    // claim added its entry at a random place (the message id is a hash), dirtying a random
+    // index page per message; `(execution_id, seq)` is appended to.
+    "
+    DROP INDEX messages_by_execution;
+    CREATE INDEX messages_by_execution ON messages (execution_id, seq);
+    ",
 ];
 
 /// The schema version this build writes.
@@ -315,6 +322,20 @@ mod tests {
                 "sqlite_autoindex_messages_1"
             ]
         );
+        // Version 4: an execution's messages are indexed in claim order (the copy kept the
+        // order the old table held them in: by id).
+        let columns: Vec<String> = conn
+            .prepare("SELECT name FROM pragma_index_info('messages_by_execution') ORDER BY seqno")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(columns, ["execution_id", "seq"]);
+        let user_version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(user_version, VERSION);
     }
 
     #[test]
