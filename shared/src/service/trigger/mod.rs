@@ -291,8 +291,6 @@ impl VersionCache {
     }
 }
 
-/// sha256 of the canonical JSON of a request: the same request re-serialized gives the same
-/// hash whatever its whitespace or key order.
 /// The `202 Accepted` answer to a unitary trigger whose execution is `execution`.
 fn accepted(execution: &Execution) -> Result<StoredResponse, StoreError> {
     let response = ExecutionResponse {
@@ -307,6 +305,8 @@ fn accepted(execution: &Execution) -> Result<StoredResponse, StoreError> {
     Ok(StoredResponse { status: 202, body })
 }
 
+/// sha256 of the canonical JSON of a request: the same request re-serialized gives the same
+/// hash whatever its whitespace or key order.
 fn body_hash(value: &impl Serialize) -> String {
     let bytes = serde_json::to_vec(value).unwrap_or_default();
     hex::encode(Sha256::digest(bytes))
