@@ -19,10 +19,6 @@ pub(crate) fn encode(item: &Item, names: &[&str]) -> Option<String> {
     Some(hex::encode(json))
 }
 
-fn bad(text: &str) -> StoreError {
-    StoreError::invalid_cursor(text)
-}
-
 /// The start key a cursor stands for. `belongs` checks its attribute values (for example that
 /// the partition is the one being listed).
 pub(crate) fn decode(
@@ -30,11 +26,12 @@ pub(crate) fn decode(
     names: &[&str],
     belongs: impl Fn(&BTreeMap<String, String>) -> bool,
 ) -> StoreResult<Item> {
-    let bytes = hex::decode(text).map_err(|_| bad(text))?;
-    let key: BTreeMap<String, String> = serde_json::from_slice(&bytes).map_err(|_| bad(text))?;
+    let bytes = hex::decode(text).map_err(|_| StoreError::invalid_cursor(text))?;
+    let key: BTreeMap<String, String> =
+        serde_json::from_slice(&bytes).map_err(|_| StoreError::invalid_cursor(text))?;
     let exact = key.len() == names.len() && names.iter().all(|n| key.contains_key(*n));
     if !exact || key.values().any(String::is_empty) || !belongs(&key) {
-        return Err(bad(text));
+        return Err(StoreError::invalid_cursor(text));
     }
     Ok(key.into_iter().map(|(k, v)| (k, s(v))).collect())
 }

@@ -123,10 +123,10 @@ impl AcceptanceStore for SqliteStore {
     ) -> StoreResult<()> {
         let (campaign, request) = (key.campaign_id.to_string(), key.request_id.clone());
         let (hash, response) = (body_hash.to_string(), encode(response)?);
-        let (id, revision, body) = executions::row(execution)?;
+        let row = executions::row(execution)?;
         // One operation: a conflict in either rolls both back.
         self.run(Access::Write, move |tx| {
-            executions::insert_row(tx, &id, revision, &body)?;
+            executions::insert_row(tx, &row)?;
             finish(tx, &campaign, &request, &hash, &response)
         })
         .await

@@ -19,12 +19,7 @@ pub(super) fn row(execution: &Execution) -> StoreResult<Row> {
 }
 
 /// Inserts an execution's row; `Conflict(AlreadyExists)` when its id is taken.
-pub(super) fn insert_row(
-    tx: &Transaction<'_>,
-    id: &str,
-    revision: i64,
-    body: &str,
-) -> Result<(), Fail> {
+pub(super) fn insert_row(tx: &Transaction<'_>, (id, revision, body): &Row) -> Result<(), Fail> {
     let inserted = tx
         .prepare_cached(
             "INSERT INTO executions (id, revision, body) VALUES (?1, ?2, ?3)
@@ -39,11 +34,9 @@ pub(super) fn insert_row(
 
 impl ExecutionStore for SqliteStore {
     async fn insert_execution(&self, execution: &Execution) -> StoreResult<()> {
-        let (id, revision, body) = row(execution)?;
-        self.run(Access::Write, move |tx| {
-            insert_row(tx, &id, revision, &body)
-        })
-        .await
+        let row = row(execution)?;
+        self.run(Access::Write, move |tx| insert_row(tx, &row))
+            .await
     }
 
     async fn get_execution(&self, id: ExecutionId) -> StoreResult<Option<Execution>> {

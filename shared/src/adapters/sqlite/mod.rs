@@ -135,6 +135,13 @@ pub(crate) fn open_wal(path: &Path) -> StoreResult<Connection> {
     Ok(conn)
 }
 
+/// Another connection to the store's database file, configured as every other.
+fn connect(path: &Path) -> rusqlite::Result<Connection> {
+    let mut conn = Connection::open(path)?;
+    configure(&mut conn)?;
+    Ok(conn)
+}
+
 /// The settings of every connection of the store.
 fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
@@ -182,8 +189,7 @@ impl SqliteStore {
         // store) is gone, which drops its sender.
         let checkpoints = match &path {
             Some(path) => {
-                let mut conn = Connection::open(path).map_err(StoreError::backend)?;
-                configure(&mut conn).map_err(StoreError::backend)?;
+                let conn = connect(path).map_err(StoreError::backend)?;
                 let (running, stop) = mpsc::channel::<()>();
                 std::thread::Builder::new()
                     .name("herald-sqlite-checkpointer".into())
@@ -249,8 +255,7 @@ impl Readers {
         let mut conn = match idle {
             Some(conn) => conn,
             None => {
-                let mut conn = Connection::open(&self.path)?;
-                configure(&mut conn)?;
+                let conn = connect(&self.path)?;
                 conn.pragma_update(None, "query_only", true)?;
                 conn
             }
