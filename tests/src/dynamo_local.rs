@@ -5,7 +5,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{Credentials, Region};
 use aws_sdk_dynamodb::types::{
@@ -33,7 +32,7 @@ pub fn endpoint() -> String {
 
 /// A client for DynamoDB Local (static test credentials, region us-east-1).
 pub async fn client() -> Client {
-    let config = aws_config::defaults(BehaviorVersion::latest())
+    let config = herald_core::adapters::tls::aws_config()
         .endpoint_url(endpoint())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "herald-tests"))

@@ -8,7 +8,7 @@
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::SdkConfig;
 use aws_sdk_sesv2::config::{Credentials, Region};
 use aws_sdk_sns::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_sns::config::{ConfigBag, Intercept, RuntimeComponents};
@@ -30,7 +30,7 @@ pub fn endpoint() -> String {
 
 /// An AWS configuration for `url` with static test credentials in us-east-1.
 pub async fn config_at(url: &str) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
+    herald_core::adapters::tls::aws_config()
         .endpoint_url(url)
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "herald-tests"))
@@ -209,6 +209,7 @@ pub async fn platform_application(delivery: &AwsDelivery, platform: &str) -> Str
 /// Everything moto recorded.
 pub async fn data() -> Value {
     let url = format!("{}/moto-api/data.json", endpoint());
+    herald_core::adapters::tls::install_provider();
     let resp = reqwest::get(&url)
         .await
         .unwrap_or_else(|e| panic!("GET {url}: {e}"));

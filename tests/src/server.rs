@@ -116,6 +116,7 @@ impl HeraldServer {
                 panic!("herald serve did not print its address within 30 s");
             }
         };
+        herald_core::adapters::tls::install_provider();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()

@@ -665,7 +665,13 @@ async fn an_unresolvable_host_is_not_sent() {
 async fn a_send_whose_credentials_cannot_be_loaded_is_not_sent() {
     // The failure happens before the request reaches the HTTP client, whatever its shape.
     let conf = moto::config().await;
+    // The provider gets the configuration's HTTP client, as `aws_config::defaults` would give it.
+    let providers = aws_config::provider_config::ProviderConfig::without_region().with_http_client(
+        conf.http_client()
+            .expect("the test configuration has an HTTP client"),
+    );
     let no_such_profile = aws_config::profile::ProfileFileCredentialsProvider::builder()
+        .configure(&providers)
         .profile_name(moto::unique("herald-no-such-profile"))
         .build();
     let sns = aws_sdk_sns::Client::from_conf(

@@ -17,7 +17,6 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::interceptors::{
     BeforeSerializationInterceptorContextMut, BeforeTransmitInterceptorContextRef,
@@ -203,7 +202,7 @@ impl Meter {
     /// A DynamoDB client on `endpoint` (static test credentials, us-east-1) whose every call
     /// this meter counts.
     pub async fn client(&self, endpoint: &str) -> Client {
-        let shared = aws_config::defaults(BehaviorVersion::latest())
+        let shared = herald_core::adapters::tls::aws_config()
             .endpoint_url(endpoint)
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new("test", "test", None, None, "herald-bench"))

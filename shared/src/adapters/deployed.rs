@@ -21,7 +21,7 @@ const TEMPLATE_CACHE: usize = 256;
 /// Builds the trigger service from the environment; the error names what is missing.
 pub async fn trigger_from_env() -> Result<DeployedTrigger, Box<dyn std::error::Error + Send + Sync>>
 {
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let aws = crate::adapters::tls::aws_config().load().await;
     let store = DynamoStore::from_conf(&aws)?;
     let queue = SqsQueue::from_conf(&aws)?;
     let domain = std::env::var("HERALD_MAIL_DOMAIN").unwrap_or_else(|_| "herald.invalid".into());

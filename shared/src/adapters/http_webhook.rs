@@ -12,6 +12,7 @@ pub struct HttpWebhook {
 
 impl HttpWebhook {
     pub fn new() -> Self {
+        crate::adapters::tls::install_provider();
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .connect_timeout(Duration::from_secs(3))

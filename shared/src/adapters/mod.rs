@@ -21,3 +21,5 @@ pub mod outbox;
 pub mod sqlite;
 #[cfg(feature = "aws")]
 pub mod sqs_queue;
+#[cfg(any(feature = "aws", feature = "local"))]
+pub mod tls;

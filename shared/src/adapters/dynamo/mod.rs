@@ -33,7 +33,6 @@ mod records;
 mod schedules;
 mod suppressions;
 
-use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::Client;
 
 pub use calls::DynamoError;
@@ -73,7 +72,7 @@ impl DynamoStore {
             .ok()
             .filter(|t| !t.trim().is_empty())
             .ok_or(ConfigError::TableNotSet)?;
-        let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        let config = crate::adapters::tls::aws_config().load().await;
         Ok(Self::new(Client::new(&config), table))
     }
 
@@ -92,7 +91,7 @@ impl DynamoStore {
     pub async fn connect(table: Option<String>) -> Result<Self, ConfigError> {
         match table.filter(|t| !t.trim().is_empty()) {
             Some(t) => {
-                let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+                let config = crate::adapters::tls::aws_config().load().await;
                 Ok(Self::new(Client::new(&config), t))
             }
             None => Self::from_env().await,
