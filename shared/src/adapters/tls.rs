@@ -1,7 +1,8 @@
 //! TLS for Herald's outgoing HTTPS (AWS APIs, webhooks): rustls with the ring crypto provider.
-//! ring rather than aws-lc (rustls' and the AWS SDK's default): the same protocols and cipher
-//! suites for a client, with a fraction of the code in each Lambda bootstrap (bench/findings.md,
-//! B5).
+//! ring rather than aws-lc (rustls' and the AWS SDK's default): the same TLS versions and cipher
+//! suites, with a fraction of the code in each Lambda bootstrap (bench/findings.md, B5). What
+//! ring lacks is the post-quantum hybrid key exchange (X25519MLKEM768) the SDK prefers with
+//! aws-lc: connections use classical X25519 or P-256.
 
 /// Makes ring the process's rustls crypto provider, which reqwest's clients use. Call before
 /// building a client; harmless when a provider (this one or another) is already installed.
