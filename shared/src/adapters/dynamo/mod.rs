@@ -68,12 +68,7 @@ impl DynamoStore {
     /// A store on the table named by `HERALD_TABLE`, with a client from the standard AWS
     /// configuration chain (region, credentials, and `AWS_ENDPOINT_URL` when set).
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let table = std::env::var(TABLE_ENV)
-            .ok()
-            .filter(|t| !t.trim().is_empty())
-            .ok_or(ConfigError::TableNotSet)?;
-        let config = crate::adapters::tls::aws_config().load().await;
-        Ok(Self::new(Client::new(&config), table))
+        Self::connect(None).await
     }
 
     pub fn client(&self) -> &Client {
@@ -89,24 +84,51 @@ impl DynamoStore {
     /// A store on `table`, or on the table named by `HERALD_TABLE` when `None`, with a client
     /// from the standard AWS configuration chain (used by `herald serve --table`).
     pub async fn connect(table: Option<String>) -> Result<Self, ConfigError> {
-        match table.filter(|t| !t.trim().is_empty()) {
-            Some(t) => {
-                let config = crate::adapters::tls::aws_config().load().await;
-                Ok(Self::new(Client::new(&config), t))
-            }
-            None => Self::from_env().await,
-        }
+        // The name first: a missing one fails before any configuration is loaded.
+        let table = table_named(table)?;
+        let config = crate::adapters::tls::aws_config().load().await;
+        Ok(Self::new(Client::new(&config), table))
     }
+}
+
+/// `table` when it names one (not blank), else the table `HERALD_TABLE` names.
+fn table_named(table: Option<String>) -> Result<String, ConfigError> {
+    choose_table(table, std::env::var(TABLE_ENV).ok())
+}
+
+fn choose_table(given: Option<String>, env: Option<String>) -> Result<String, ConfigError> {
+    let named = |t: &String| !t.trim().is_empty();
+    given
+        .filter(named)
+        .or_else(|| env.filter(named))
+        .ok_or(ConfigError::TableNotSet)
 }
 
 impl DynamoStore {
     /// A store on the table named by `HERALD_TABLE`, with a client from an already loaded AWS
     /// configuration (one load per cold start).
     pub fn from_conf(conf: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
-        let table = std::env::var(TABLE_ENV)
-            .ok()
-            .filter(|t| !t.trim().is_empty())
-            .ok_or(ConfigError::TableNotSet)?;
-        Ok(Self::new(Client::new(conf), table))
+        Ok(Self::new(Client::new(conf), table_named(None)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ConfigError, choose_table};
+
+    #[test]
+    fn a_given_table_wins_and_a_blank_one_falls_back_to_the_environment() {
+        let some = |t: &str| Some(t.to_string());
+        assert_eq!(choose_table(some("a"), some("b")).unwrap(), "a");
+        assert_eq!(choose_table(some("  "), some("b")).unwrap(), "b");
+        assert_eq!(choose_table(None, some("b")).unwrap(), "b");
+        assert!(matches!(
+            choose_table(some(""), some(" ")),
+            Err(ConfigError::TableNotSet)
+        ));
+        assert!(matches!(
+            choose_table(None, None),
+            Err(ConfigError::TableNotSet)
+        ));
     }
 }
