@@ -133,6 +133,7 @@ macro_rules! __contract_cases {
             concurrent_updates_of_one_campaign_let_exactly_one_win
             // profiles
             a_new_profile_is_saved_with_its_identities
+            profiles_read_together_are_those_that_exist
             saving_a_new_profile_whose_id_exists_conflicts
             updating_a_profile_at_its_revision_stores_it
             updating_a_profile_with_a_stale_revision_conflicts_and_changes_nothing
@@ -1274,6 +1275,26 @@ pub async fn a_new_profile_is_saved_with_its_identities<S: Store>(store: &S) {
             "found by {i}"
         );
     }
+}
+
+pub async fn profiles_read_together_are_those_that_exist<S: Store>(store: &S) {
+    let ann = profile(&[&identity("ecid", "together-ann")]);
+    let bob = profile(&[&identity("ecid", "together-bob")]);
+    create(store, &ann).await;
+    create(store, &bob).await;
+    let missing = ProfileId::new();
+    let mut read = ok(
+        store.get_profiles(&[bob.id, missing, ann.id]).await,
+        "reading profiles together",
+    );
+    read.sort_by_key(|p| p.id);
+    let mut expected = vec![ann, bob];
+    expected.sort_by_key(|p| p.id);
+    assert_eq!(
+        read, expected,
+        "the two that exist, and nothing for the missing id"
+    );
+    assert_eq!(ok(store.get_profiles(&[]).await, "reading no profiles"), []);
 }
 
 pub async fn saving_a_new_profile_whose_id_exists_conflicts<S: Store>(store: &S) {

@@ -139,6 +139,7 @@ macro_rules! __execution_contract_cases {
             updating_a_missing_execution_conflicts_and_creates_nothing
             // messages
             a_claimed_message_is_stored
+            messages_read_together_are_those_that_exist
             claiming_a_message_again_returns_the_first_record_unchanged
             updating_a_message_from_its_expected_outcome_replaces_it
             updating_a_message_from_a_stale_outcome_conflicts_and_changes_nothing
@@ -335,7 +336,7 @@ fn held(n: usize, release_at: i64) -> HeldMessage {
                 merge_policy_schema: None,
             },
             profile_id: None,
-            request_context,
+            request_context: std::sync::Arc::new(request_context),
         },
     }
 }
@@ -1071,6 +1072,33 @@ pub async fn a_claimed_message_is_stored<S: ExecutionStores>(store: &S) {
     assert_eq!(stored_message(store, &queued.id).await, Some(queued));
     let unknown = MessageId::derive(ExecutionId::new(), &recipient_key(1), Channel::Email);
     assert_eq!(stored_message(store, &unknown).await, None);
+}
+
+pub async fn messages_read_together_are_those_that_exist<S: ExecutionStores>(store: &S) {
+    let execution = ExecutionId::new();
+    let one = message(execution, CampaignId::new(), 1);
+    let two = message(execution, one.campaign_id, 2);
+    assert_eq!(claim(store, &one).await, Claim::Claimed);
+    assert_eq!(claim(store, &two).await, Claim::Claimed);
+    let sent = sent(&two, "ses-0002");
+    ok(
+        store
+            .update_message(&sent, OutcomeKind::Pending, &CountDelta::default())
+            .await,
+        "updating a message",
+    );
+    let unknown = MessageId::derive(execution, &recipient_key(3), Channel::Email);
+    let mut read = ok(
+        store
+            .get_messages(&[unknown, sent.id.clone(), one.id.clone()])
+            .await,
+        "reading messages together",
+    );
+    read.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
+    let mut expected = vec![one, sent];
+    expected.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
+    assert_eq!(read, expected, "the latest records of the two that exist");
+    assert_eq!(ok(store.get_messages(&[]).await, "reading no messages"), []);
 }
 
 pub async fn claiming_a_message_again_returns_the_first_record_unchanged<S: ExecutionStores>(
@@ -2166,9 +2194,7 @@ pub async fn holding_a_message_again_replaces_its_hold<S: ExecutionStores>(store
     hold(store, &other).await;
     let mut again = first.clone();
     again.release_at = at(300);
-    again
-        .work
-        .request_context
+    std::sync::Arc::make_mut(&mut again.work.request_context)
         .insert("attempt".into(), serde_json::json!(2));
     hold(store, &again).await;
     assert_eq!(

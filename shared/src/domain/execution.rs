@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -427,11 +428,16 @@ pub struct RecipientWork {
     pub campaign_id: CampaignId,
     pub campaign_version: u32,
     pub recipient: super::trigger::Recipient,
-    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
-    pub request_context: serde_json::Map<String, serde_json::Value>,
+    /// The trigger's context, shared by every member of an audience batch.
+    #[serde(default, skip_serializing_if = "no_context")]
+    pub request_context: Arc<serde_json::Map<String, serde_json::Value>>,
     /// Audience members are named by their stored profile id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile_id: Option<super::ids::ProfileId>,
+}
+
+fn no_context(context: &Arc<serde_json::Map<String, serde_json::Value>>) -> bool {
+    context.is_empty()
 }
 
 /// A message held until `release_at` (quiet hours with action `queue`).

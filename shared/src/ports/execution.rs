@@ -159,6 +159,21 @@ pub trait MessageStore: Send + Sync {
         &self,
         id: &MessageId,
     ) -> impl Future<Output = StoreResult<Option<MessageRecord>>> + Send;
+    /// The records of those of `ids` that exist, in no particular order: what a batch of
+    /// recipients looks up before it runs. One lookup per id unless the store reads them
+    /// together (SQLite: one read transaction).
+    fn get_messages(
+        &self,
+        ids: &[MessageId],
+    ) -> impl Future<Output = StoreResult<Vec<MessageRecord>>> + Send {
+        async move {
+            let mut found = Vec::new();
+            for id in ids {
+                found.extend(self.get_message(id).await?);
+            }
+            Ok(found)
+        }
+    }
     /// An execution's messages in message-id order.
     fn list_messages(
         &self,

@@ -228,6 +228,21 @@ pub trait ProfileStore: Send + Sync {
         &self,
         id: ProfileId,
     ) -> impl Future<Output = StoreResult<Option<Profile>>> + Send;
+    /// Those of the profiles `ids` that exist, in no particular order: what a batch of
+    /// audience members looks up before it runs. One lookup per id unless the store reads them
+    /// together (SQLite: one read transaction).
+    fn get_profiles(
+        &self,
+        ids: &[ProfileId],
+    ) -> impl Future<Output = StoreResult<Vec<Profile>>> + Send {
+        async move {
+            let mut found = Vec::new();
+            for id in ids {
+                found.extend(self.get_profile(*id).await?);
+            }
+            Ok(found)
+        }
+    }
     /// The profile that holds this identity.
     fn find_profile(
         &self,

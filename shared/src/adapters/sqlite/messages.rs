@@ -4,7 +4,7 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::counts::Adding;
-use super::{Access, SqliteStore, decode, decode_page, encode, query_page};
+use super::{Access, SqliteStore, bodies_by_key, decode, decode_page, encode, query_page};
 use crate::domain::execution::{CountDelta, CountScope};
 use crate::domain::{ExecutionId, MessageId, MessageRecord, OutcomeKind};
 use crate::ports::{Claim, Conflict, MessageStore, Page, PageRequest, StoreError, StoreResult};
@@ -92,6 +92,16 @@ impl MessageStore for SqliteStore {
             })
             .await?;
         body.map(|b| decode("message", &b)).transpose()
+    }
+
+    async fn get_messages(&self, ids: &[MessageId]) -> StoreResult<Vec<MessageRecord>> {
+        let keys = ids.iter().map(|id| id.as_str().to_string()).collect();
+        let bodies = self
+            .run(Access::Read, move |tx| {
+                bodies_by_key(tx, "SELECT body FROM messages WHERE id = ?1", keys)
+            })
+            .await?;
+        bodies.iter().map(|b| decode("message", b)).collect()
     }
 
     async fn list_messages(

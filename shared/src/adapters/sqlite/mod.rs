@@ -75,7 +75,7 @@ use std::sync::{Arc, Mutex, MutexGuard, TryLockError, mpsc};
 use std::time::Duration;
 
 use jiff::Timestamp;
-use rusqlite::{Connection, ToSql, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, ToSql, Transaction, TransactionBehavior};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -390,15 +390,20 @@ fn in_savepoint<R>(
     tx: &Transaction<'_>,
     f: impl FnOnce(&Transaction<'_>) -> Result<R, Fail>,
 ) -> StoreResult<R> {
-    tx.execute_batch("SAVEPOINT op")
-        .map_err(StoreError::backend)?;
+    // Prepared once (a batch of SQL text is parsed on every call): two statements per write.
+    let cached = |sql: &str| {
+        tx.prepare_cached(sql)
+            .and_then(|mut s| s.execute([]))
+            .map(|_| ())
+    };
+    cached("SAVEPOINT op").map_err(StoreError::backend)?;
     let out = guarded(|| f(tx));
     let end = if out.is_ok() {
-        "RELEASE op"
+        cached("RELEASE op")
     } else {
-        "ROLLBACK TO op; RELEASE op"
+        tx.execute_batch("ROLLBACK TO op; RELEASE op")
     };
-    match tx.execute_batch(end) {
+    match end {
         Ok(()) => out,
         Err(e) => Err(out.err().unwrap_or_else(|| StoreError::backend(e))),
     }
@@ -584,6 +589,21 @@ fn query_page(
     limit: usize,
 ) -> Result<(Vec<String>, Option<String>), Fail> {
     Ok(cut(query_rows(tx, sql, params, limit + 1)?, limit))
+}
+
+/// The bodies `sql` (one key parameter, at most one row) finds for each of `keys`, in one
+/// transaction: what a batch looks up before it runs, read together rather than one
+/// transaction (and, under writes, one cold page cache) per key.
+fn bodies_by_key(tx: &Transaction<'_>, sql: &str, keys: Vec<String>) -> Result<Vec<String>, Fail> {
+    let mut stmt = tx.prepare_cached(sql)?;
+    let mut bodies = Vec::with_capacity(keys.len());
+    for key in keys {
+        bodies.extend(
+            stmt.query_row([key], |row| row.get::<_, String>(0))
+                .optional()?,
+        );
+    }
+    Ok(bodies)
 }
 
 /// Decodes the bodies of one page.

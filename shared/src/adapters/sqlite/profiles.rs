@@ -2,7 +2,9 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Access, SqliteStore, after, decode, decode_page, encode, int, query_page};
+use super::{
+    Access, SqliteStore, after, bodies_by_key, decode, decode_page, encode, int, query_page,
+};
 use crate::domain::{Identity, Profile, ProfileId};
 use crate::ports::{Conflict, Page, PageRequest, ProfileStore, StoreResult};
 
@@ -25,6 +27,16 @@ impl ProfileStore for SqliteStore {
             })
             .await?;
         body.map(|b| decode("profile", &b)).transpose()
+    }
+
+    async fn get_profiles(&self, ids: &[ProfileId]) -> StoreResult<Vec<Profile>> {
+        let keys = ids.iter().map(ToString::to_string).collect();
+        let bodies = self
+            .run(Access::Read, move |tx| {
+                bodies_by_key(tx, "SELECT body FROM profiles WHERE id = ?1", keys)
+            })
+            .await?;
+        bodies.iter().map(|b| decode("profile", b)).collect()
     }
 
     async fn find_profile(&self, identity: &Identity) -> StoreResult<Option<Profile>> {

@@ -3,19 +3,20 @@
 //! the pipeline at the campaign's rate. Every job is idempotent: planning resumes from the
 //! execution's stored cursor, and a redelivered batch finds the message records it wrote.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use serde::Serialize;
 
+use super::pipeline::{Known, message_id};
 use super::{CampaignCtx, TriggerError, TriggerReply, TriggerService, accepted, body_hash};
 use crate::domain::trigger::{AudienceRequest, AudienceSelector, Recipient, RecipientType};
 use crate::domain::{
     Audience, AudienceBatch, AudienceId, AudienceKind, CampaignId, Execution, ExecutionId,
-    ExecutionKind, ExecutionStatus, RecipientWork, ScheduleId, ScheduleStatus, ScheduledExecution,
-    ValidationError,
+    ExecutionKind, ExecutionStatus, MessageId, Profile, ProfileId, RecipientWork, ScheduleId,
+    ScheduleStatus, ScheduledExecution, ValidationError,
 };
 use crate::ports::{
     Clock, Delivery, ExecutionStores, Job, PageRequest, Queue, RequestKey, Store, StoreError,
@@ -378,10 +379,10 @@ where
                 return self.end_execution(execution, ExecutionStatus::Failed).await;
             }
         };
-        let context = match &execution.context {
+        let context = std::sync::Arc::new(match &execution.context {
             serde_json::Value::Object(m) => m.clone(),
             _ => Default::default(),
-        };
+        });
         let works: Vec<RecipientWork> = batch
             .members
             .iter()
@@ -399,11 +400,42 @@ where
                     merge_policy_name: None,
                     merge_policy_schema: None,
                 },
-                request_context: context.clone(),
+                request_context: std::sync::Arc::clone(&context),
                 profile_id: Some(*member),
             })
             .collect();
-        self.process_all(&ctx, &works, ctx.version.spec.rate_limit)
+        // What the members' runs would each look up, read for the whole batch at once: which
+        // messages exist already (a batch run again), and the others' profiles.
+        let channel = ctx.version.spec.channel;
+        let ids: Vec<MessageId> = works.iter().map(|w| message_id(channel, w)).collect();
+        let done: HashSet<MessageId> = self
+            .store
+            .get_messages(&ids)
+            .await?
+            .into_iter()
+            .map(|m| m.id)
+            .collect();
+        let fresh: Vec<(&RecipientWork, MessageId)> = works
+            .iter()
+            .zip(ids)
+            .filter(|(_, id)| !done.contains(id))
+            .collect();
+        let members: Vec<ProfileId> = fresh.iter().filter_map(|(w, _)| w.profile_id).collect();
+        let mut profiles: HashMap<ProfileId, Profile> = self
+            .store
+            .get_profiles(&members)
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p))
+            .collect();
+        let runs = fresh
+            .into_iter()
+            .map(|(work, _)| {
+                let profile = work.profile_id.and_then(|id| profiles.remove(&id));
+                (work, Known::Fresh(profile))
+            })
+            .collect();
+        self.process_all(&ctx, runs, ctx.version.spec.rate_limit)
             .await?;
         self.settle_execution(batch.execution_id).await
     }

@@ -28,6 +28,7 @@ use crate::ports::{
     StoreError, StoredResponse,
 };
 use crate::render::{CompiledCampaign, TemplateCache};
+use pipeline::Known;
 
 mod address;
 pub mod audience;
@@ -467,6 +468,7 @@ where
             Ok(id) => id,
             Err(replay) => return Ok(replay),
         };
+        let context = Arc::new(request.context.clone().unwrap_or_default());
         let works: Vec<RecipientWork> = request
             .recipients
             .iter()
@@ -475,11 +477,12 @@ where
                 campaign_id: ctx.campaign.id,
                 campaign_version: ctx.version.version,
                 recipient: r.clone(),
-                request_context: request.context.clone().unwrap_or_default(),
+                request_context: Arc::clone(&context),
                 profile_id: None,
             })
             .collect();
-        self.process_all(&ctx, &works, None).await?;
+        let runs = works.iter().map(|w| (w, Known::Nothing)).collect();
+        self.process_all(&ctx, runs, None).await?;
         let execution = self.unitary_execution(&ctx, execution_id, kind, &request, now);
         let stored = accepted(&execution)?;
         // The common case in one write: a new execution and the request it completes.
@@ -639,27 +642,27 @@ where
             .await
     }
 
-    /// Runs every recipient through the pipeline, [`TriggerConfig::concurrency`] at a time,
-    /// each (with `pace`, a rate in messages per second) after waiting for its send slot. The
-    /// records come back in the order of `works`.
+    /// Runs every recipient through the pipeline, with what was read for them beforehand,
+    /// [`TriggerConfig::concurrency`] at a time, each (with `pace`, a rate in messages per
+    /// second) after waiting for its send slot. The records come back in the order of `works`.
     pub(crate) async fn process_all(
         &self,
         ctx: &CampaignCtx,
-        works: &[RecipientWork],
+        works: Vec<(&RecipientWork, Known)>,
         pace: Option<u32>,
     ) -> Result<Vec<MessageRecord>, TriggerError> {
         use futures_util::stream::{FuturesOrdered, StreamExt};
-        let mut waiting = works.iter();
+        let mut waiting = works.into_iter();
         let mut running: FuturesOrdered<_> = waiting
             .by_ref()
             .take(self.config.concurrency.max(1))
-            .map(|work| self.process_paced(ctx, work, pace))
+            .map(|(work, known)| self.process_paced(ctx, work, known, pace))
             .collect();
-        let mut records = Vec::with_capacity(works.len());
+        let mut records = Vec::with_capacity(running.len() + waiting.len());
         while let Some(record) = running.next().await {
             records.push(record?);
-            if let Some(work) = waiting.next() {
-                running.push_back(self.process_paced(ctx, work, pace));
+            if let Some((work, known)) = waiting.next() {
+                running.push_back(self.process_paced(ctx, work, known, pace));
             }
         }
         Ok(records)
@@ -669,12 +672,13 @@ where
         &self,
         ctx: &CampaignCtx,
         work: &RecipientWork,
+        known: Known,
         pace: Option<u32>,
     ) -> Result<MessageRecord, StoreError> {
         if let Some(per_second) = pace {
             self.pacer.wait(ctx.campaign.id, per_second).await;
         }
-        self.process(ctx, work).await
+        self.process(ctx, work, known).await
     }
 
     /// Releases held messages that are due (quiet hours over, throttling backed off): each

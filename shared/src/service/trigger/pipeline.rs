@@ -33,6 +33,28 @@ fn taken(slot: Slot) -> CountDelta {
     }
 }
 
+/// What a batch read for a recipient before running them through the pipeline.
+pub(crate) enum Known {
+    /// Nothing: the pipeline looks their message and profile up itself.
+    Nothing,
+    /// Their message did not exist yet, and this is their profile (`None`: it does not
+    /// exist). An audience batch reads these for all its members together.
+    Fresh(Option<Profile>),
+}
+
+/// The id of a recipient's message: the same for every attempt at the same work.
+pub(crate) fn message_id(channel: Channel, work: &RecipientWork) -> MessageId {
+    let key = recipient_key(work);
+    MessageId::derive(work.execution_id, &key, channel)
+}
+
+fn recipient_key(work: &RecipientWork) -> RecipientKey {
+    RecipientKey {
+        namespace: work.recipient.namespace.to_ascii_lowercase(),
+        user_id: work.recipient.user_id.clone(),
+    }
+}
+
 /// What the checks decided for a recipient.
 enum Decision {
     Exclude(ExclusionReason, String),
@@ -65,19 +87,20 @@ where
     C: Clock,
 {
     /// Runs one recipient through the pipeline and returns their message record. Safe to run
-    /// again for the same work: the deterministic message id finds the first record.
+    /// again for the same work: the deterministic message id finds the first record (read
+    /// here, or by the batch: [`Known`]; a record written meanwhile is found by the claim).
     pub(crate) async fn process(
         &self,
         ctx: &CampaignCtx,
         work: &RecipientWork,
+        known: Known,
     ) -> Result<MessageRecord, StoreError> {
         let channel = ctx.version.spec.channel;
-        let key = RecipientKey {
-            namespace: work.recipient.namespace.to_ascii_lowercase(),
-            user_id: work.recipient.user_id.clone(),
-        };
+        let key = recipient_key(work);
         let id = MessageId::derive(work.execution_id, &key, channel);
-        if let Some(existing) = self.store.get_message(&id).await? {
+        if let Known::Nothing = known
+            && let Some(existing) = self.store.get_message(&id).await?
+        {
             return Ok(existing);
         }
         let now = self.clock.now();
@@ -100,7 +123,7 @@ where
             created_at: now,
             updated_at: now,
         };
-        self.run(ctx, work, record, Slot::New, now).await
+        self.run(ctx, work, record, Slot::New, now, known).await
     }
 
     /// Releases held messages that are due: each runs through the pipeline again (consent and
@@ -113,10 +136,11 @@ where
         let now = self.clock.now();
         match self.store.get_message(&held.message_id).await? {
             Some(record) if record.outcome == OutcomeKind::Queued => {
-                self.run(ctx, &held.work, record, Slot::Queued, now).await
+                self.run(ctx, &held.work, record, Slot::Queued, now, Known::Nothing)
+                    .await
             }
             Some(record) => Ok(record),
-            None => self.process(ctx, &held.work).await,
+            None => self.process(ctx, &held.work, Known::Nothing).await,
         }
     }
 
@@ -127,8 +151,11 @@ where
         mut record: MessageRecord,
         slot: Slot,
         now: Timestamp,
+        known: Known,
     ) -> Result<MessageRecord, StoreError> {
-        let decision = self.decide(ctx, work, &mut record, slot, now).await?;
+        let decision = self
+            .decide(ctx, work, &mut record, slot, now, known)
+            .await?;
         record.updated_at = now;
         match decision {
             Decision::Exclude(reason, detail) => {
@@ -233,11 +260,16 @@ where
         record: &mut MessageRecord,
         slot: Slot,
         now: Timestamp,
+        known: Known,
     ) -> Result<Decision, StoreError> {
         let spec = &ctx.version.spec;
         let recipient = &work.recipient;
         let profile = if let Some(pid) = work.profile_id {
-            match self.store.get_profile(pid).await? {
+            let found = match known {
+                Known::Fresh(read) => read,
+                Known::Nothing => self.store.get_profile(pid).await?,
+            };
+            match found {
                 Some(p) => Some(p),
                 None => {
                     return Ok(Decision::Exclude(
@@ -455,7 +487,7 @@ where
         for (k, v) in work.recipient.profile.iter().flatten() {
             attributes.insert(k.clone(), v.clone());
         }
-        let mut context = work.request_context.clone();
+        let mut context = (*work.request_context).clone();
         for (k, v) in work.recipient.context.iter().flatten() {
             context.insert(k.clone(), v.clone());
         }

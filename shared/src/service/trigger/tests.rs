@@ -703,6 +703,48 @@ async fn an_audience_execution_is_planned_and_delivered_through_the_queue_exactl
     assert_eq!(again.body, reply.body);
 }
 
+#[tokio::test]
+async fn a_batch_run_again_sends_nothing_twice_and_a_member_erased_since_planning_is_excluded() {
+    let w = world();
+    let campaign = marketing_sms(&w, json!({"name": "R"})).await;
+    let phones = ["+33612345621", "+33612345622", "+33612345623"];
+    let mut profiles = Vec::new();
+    for p in phones {
+        let key = crate::domain::Identity::parse("phone", p).unwrap();
+        let update = serde_json::from_value(json!({"attributes": {"firstName": "P"}})).unwrap();
+        profiles.push(w.admin.upsert_profile(&key, &update).await.unwrap().0.id);
+    }
+    let audience = w.audience_of_phones(&phones).await;
+    let reply = w
+        .audience(json!({"campaignId": campaign, "audience": {"id": audience}}))
+        .await
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    let execution = body["executionId"].as_str().unwrap().to_string();
+    // Planning only: the batch job is kept to run by hand.
+    let plan = w.queue.drain();
+    assert_eq!(plan.len(), 1);
+    w.trigger.run_job(&plan[0]).await.unwrap();
+    let batches = w.queue.drain();
+    assert!(matches!(batches.as_slice(), [crate::ports::Job::Batch(_)]));
+    w.admin.erase_profile(profiles[2]).await.unwrap();
+
+    w.trigger.run_job(&batches[0]).await.unwrap();
+    w.trigger.run_job(&batches[0]).await.unwrap();
+
+    let mut sent = w.delivery.calls();
+    sent.sort();
+    assert_eq!(sent, phones[..2].to_vec(), "each member still there, once");
+    let view = w.trigger.execution(&execution).await.unwrap();
+    assert_eq!(
+        (view.counts.targeted, view.counts.sent, view.counts.excluded),
+        (3, 2, 1),
+        "the second run counts nothing"
+    );
+    assert_eq!(view.counts.excluded_by_reason["NoProfile"], 1);
+    assert_eq!(view.status, ExecutionStatus::Succeeded);
+}
+
 /// An audience of `n` phone profiles, each with a first name.
 async fn phone_audience(w: &World, n: usize) -> String {
     let phones: Vec<String> = (0..n).map(|i| format!("+336123456{i:02}")).collect();
