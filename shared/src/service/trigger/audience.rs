@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::pipeline::{Known, message_id};
+use super::pipeline::{Fresh, message_id};
 use super::{CampaignCtx, TriggerError, TriggerReply, TriggerService, accepted, body_hash};
 use crate::domain::trigger::{AudienceRequest, AudienceSelector, Recipient, RecipientType};
 use crate::domain::{
@@ -430,9 +430,9 @@ where
             .collect();
         let runs = fresh
             .into_iter()
-            .map(|(work, _)| {
-                let profile = work.profile_id.and_then(|id| profiles.remove(&id));
-                (work, Known::Fresh(profile))
+            .map(|(work, id)| {
+                let profile = work.profile_id.and_then(|p| profiles.remove(&p));
+                (work, Some(Fresh { id, profile }))
             })
             .collect();
         self.process_all(&ctx, runs, ctx.version.spec.rate_limit)

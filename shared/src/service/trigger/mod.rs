@@ -28,7 +28,7 @@ use crate::ports::{
     StoreError, StoredResponse,
 };
 use crate::render::{CompiledCampaign, TemplateCache};
-use pipeline::Known;
+use pipeline::Fresh;
 
 mod address;
 pub mod audience;
@@ -481,7 +481,7 @@ where
                 profile_id: None,
             })
             .collect();
-        let runs = works.iter().map(|w| (w, Known::Nothing)).collect();
+        let runs = works.iter().map(|w| (w, None)).collect();
         self.process_all(&ctx, runs, None).await?;
         let execution = self.unitary_execution(&ctx, execution_id, kind, &request, now);
         let stored = accepted(&execution)?;
@@ -648,7 +648,7 @@ where
     pub(crate) async fn process_all(
         &self,
         ctx: &CampaignCtx,
-        works: Vec<(&RecipientWork, Known)>,
+        works: Vec<(&RecipientWork, Option<Fresh>)>,
         pace: Option<u32>,
     ) -> Result<Vec<MessageRecord>, TriggerError> {
         use futures_util::stream::{FuturesOrdered, StreamExt};
@@ -656,13 +656,13 @@ where
         let mut running: FuturesOrdered<_> = waiting
             .by_ref()
             .take(self.config.concurrency.max(1))
-            .map(|(work, known)| self.process_paced(ctx, work, known, pace))
+            .map(|(work, fresh)| self.process_paced(ctx, work, fresh, pace))
             .collect();
         let mut records = Vec::with_capacity(running.len() + waiting.len());
         while let Some(record) = running.next().await {
             records.push(record?);
-            if let Some((work, known)) = waiting.next() {
-                running.push_back(self.process_paced(ctx, work, known, pace));
+            if let Some((work, fresh)) = waiting.next() {
+                running.push_back(self.process_paced(ctx, work, fresh, pace));
             }
         }
         Ok(records)
@@ -672,13 +672,13 @@ where
         &self,
         ctx: &CampaignCtx,
         work: &RecipientWork,
-        known: Known,
+        fresh: Option<Fresh>,
         pace: Option<u32>,
     ) -> Result<MessageRecord, StoreError> {
         if let Some(per_second) = pace {
             self.pacer.wait(ctx.campaign.id, per_second).await;
         }
-        self.process(ctx, work, known).await
+        self.process(ctx, work, fresh).await
     }
 
     /// Releases held messages that are due (quiet hours over, throttling backed off): each

@@ -33,13 +33,21 @@ fn taken(slot: Slot) -> CountDelta {
     }
 }
 
-/// What a batch read for a recipient before running them through the pipeline.
-pub(crate) enum Known {
-    /// Nothing: the pipeline looks their message and profile up itself.
-    Nothing,
-    /// Their message did not exist yet, and this is their profile (`None`: it does not
-    /// exist). An audience batch reads these for all its members together.
-    Fresh(Option<Profile>),
+/// What an audience batch read for a member before running them through the pipeline (it
+/// reads these for all its members together): their message, with this id, did not exist yet,
+/// and this is their profile (`None`: it does not exist). Without it the pipeline looks both
+/// up itself.
+pub(crate) struct Fresh {
+    pub id: MessageId,
+    pub profile: Option<Profile>,
+}
+
+/// Where the pipeline gets an audience member's profile.
+enum ProfileFrom {
+    /// Read as the pipeline reaches them.
+    Store,
+    /// Read by their batch beforehand (`None`: it does not exist).
+    Batch(Option<Profile>),
 }
 
 /// The id of a recipient's message: the same for every attempt at the same work.
@@ -88,21 +96,25 @@ where
 {
     /// Runs one recipient through the pipeline and returns their message record. Safe to run
     /// again for the same work: the deterministic message id finds the first record (read
-    /// here, or by the batch: [`Known`]; a record written meanwhile is found by the claim).
+    /// here, or by the batch: [`Fresh`]; a record written meanwhile is found by the claim).
     pub(crate) async fn process(
         &self,
         ctx: &CampaignCtx,
         work: &RecipientWork,
-        known: Known,
+        fresh: Option<Fresh>,
     ) -> Result<MessageRecord, StoreError> {
         let channel = ctx.version.spec.channel;
         let key = recipient_key(work);
-        let id = MessageId::derive(work.execution_id, &key, channel);
-        if let Known::Nothing = known
-            && let Some(existing) = self.store.get_message(&id).await?
-        {
-            return Ok(existing);
-        }
+        let (id, profile) = match fresh {
+            Some(Fresh { id, profile }) => (id, ProfileFrom::Batch(profile)),
+            None => {
+                let id = MessageId::derive(work.execution_id, &key, channel);
+                if let Some(existing) = self.store.get_message(&id).await? {
+                    return Ok(existing);
+                }
+                (id, ProfileFrom::Store)
+            }
+        };
         let now = self.clock.now();
         let record = MessageRecord {
             id,
@@ -123,7 +135,7 @@ where
             created_at: now,
             updated_at: now,
         };
-        self.run(ctx, work, record, Slot::New, now, known).await
+        self.run(ctx, work, record, Slot::New, now, profile).await
     }
 
     /// Releases held messages that are due: each runs through the pipeline again (consent and
@@ -136,11 +148,18 @@ where
         let now = self.clock.now();
         match self.store.get_message(&held.message_id).await? {
             Some(record) if record.outcome == OutcomeKind::Queued => {
-                self.run(ctx, &held.work, record, Slot::Queued, now, Known::Nothing)
-                    .await
+                self.run(
+                    ctx,
+                    &held.work,
+                    record,
+                    Slot::Queued,
+                    now,
+                    ProfileFrom::Store,
+                )
+                .await
             }
             Some(record) => Ok(record),
-            None => self.process(ctx, &held.work, Known::Nothing).await,
+            None => self.process(ctx, &held.work, None).await,
         }
     }
 
@@ -151,10 +170,10 @@ where
         mut record: MessageRecord,
         slot: Slot,
         now: Timestamp,
-        known: Known,
+        profile: ProfileFrom,
     ) -> Result<MessageRecord, StoreError> {
         let decision = self
-            .decide(ctx, work, &mut record, slot, now, known)
+            .decide(ctx, work, &mut record, slot, now, profile)
             .await?;
         record.updated_at = now;
         match decision {
@@ -260,14 +279,14 @@ where
         record: &mut MessageRecord,
         slot: Slot,
         now: Timestamp,
-        known: Known,
+        from: ProfileFrom,
     ) -> Result<Decision, StoreError> {
         let spec = &ctx.version.spec;
         let recipient = &work.recipient;
         let profile = if let Some(pid) = work.profile_id {
-            let found = match known {
-                Known::Fresh(read) => read,
-                Known::Nothing => self.store.get_profile(pid).await?,
+            let found = match from {
+                ProfileFrom::Batch(read) => read,
+                ProfileFrom::Store => self.store.get_profile(pid).await?,
             };
             match found {
                 Some(p) => Some(p),
