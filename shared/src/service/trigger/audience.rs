@@ -4,7 +4,7 @@
 //! execution's stored cursor, and a redelivered batch finds the message records it wrote.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
@@ -379,7 +379,7 @@ where
                 return self.end_execution(execution, ExecutionStatus::Failed).await;
             }
         };
-        let context = std::sync::Arc::new(match &execution.context {
+        let context = Arc::new(match &execution.context {
             serde_json::Value::Object(m) => m.clone(),
             _ => Default::default(),
         });
@@ -400,7 +400,7 @@ where
                     merge_policy_name: None,
                     merge_policy_schema: None,
                 },
-                request_context: std::sync::Arc::clone(&context),
+                request_context: Arc::clone(&context),
                 profile_id: Some(*member),
             })
             .collect();
