@@ -256,6 +256,14 @@ impl MessageStore for MemoryStore {
         Ok(self.state().exec.message(id).cloned())
     }
 
+    async fn get_messages(&self, ids: &[MessageId]) -> StoreResult<Vec<MessageRecord>> {
+        let s = self.state();
+        Ok(ids
+            .iter()
+            .filter_map(|id| s.exec.message(id).cloned())
+            .collect())
+    }
+
     async fn list_messages(
         &self,
         execution: ExecutionId,

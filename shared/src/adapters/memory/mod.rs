@@ -257,6 +257,14 @@ impl ProfileStore for MemoryStore {
         Ok(self.state().profiles.get(&id.to_string()).cloned())
     }
 
+    async fn get_profiles(&self, ids: &[ProfileId]) -> StoreResult<Vec<Profile>> {
+        let s = self.state();
+        Ok(ids
+            .iter()
+            .filter_map(|id| s.profiles.get(&id.to_string()).cloned())
+            .collect())
+    }
+
     async fn find_profile(&self, identity: &Identity) -> StoreResult<Option<Profile>> {
         let s = self.state();
         Ok(s.identities

@@ -7,7 +7,7 @@
 //! in one transaction (`BEGIN IMMEDIATE`), each in a savepoint of its own (a failed one is
 //! rolled back alone), commits once and then answers each caller (group commit: under load, one
 //! WAL append, one checkpoint share and one set of file locks for many writes; a write alone
-//! still commits at once). A lookup of a few rows runs on the calling thread, on the write
+//! still commits at once, and under load a group waits up to [`COMMIT_DELAY`] to fill). A lookup of a few rows runs on the calling thread, on the write
 //! connection when it is free; lookups that find it busy, and reads over many rows, run on read
 //! connections of the database file (WAL lets them read while the writer writes). Connections
 //! run in WAL mode with `synchronous=NORMAL`, a busy timeout, foreign keys on, and checkpoint
@@ -72,7 +72,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError, mpsc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, ToSql, Transaction, TransactionBehavior};
@@ -97,6 +97,15 @@ pub const WAL_AUTOCHECKPOINT_PAGES: u32 = 10_000;
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(50);
 /// Write operations committed together at most (the writer takes every one waiting, up to this).
 const GROUP_MAX: usize = 256;
+/// How long a group waits, under load, for as many writes as the group before it held. Every
+/// commit writes the pages all writes share (counters, the tables' last pages, index interior
+/// pages) to the log again: at about 13 writes a group, that was a good part of the writer's
+/// work in the audience fan-out benchmark (B3), which ran about 10% faster with groups that
+/// wait up to 500 µs, while unitary triggers (B2) kept their throughput and latency (see
+/// `bench/findings.md`).
+const COMMIT_DELAY: Duration = Duration::from_micros(500);
+/// The size of group after which the next one waits ([`COMMIT_DELAY`]): the store is loaded.
+const COMMIT_SIBLINGS: usize = 8;
 /// Idle read connections kept open for reuse (more are opened while more reads run at once).
 const IDLE_READERS: usize = 8;
 
@@ -409,19 +418,15 @@ fn in_savepoint<R>(
     }
 }
 
-/// The writer's loop: waits for an operation, takes every other one already waiting (up to
-/// [`GROUP_MAX`]), runs them in one `BEGIN IMMEDIATE` transaction, commits, then answers each.
-/// Ends when every sender (every clone of the store) is gone.
+/// The writer's loop: waits for an operation, takes the others of its group ([`gather`]), runs
+/// them in one `BEGIN IMMEDIATE` transaction, commits, then answers each. Ends when every sender
+/// (every clone of the store) is gone.
 fn write_loop(conn: &Mutex<Connection>, inbox: &mpsc::Receiver<Op>, groups: &AtomicU64) {
+    let mut previous = 0;
     while let Ok(first) = inbox.recv() {
+        let batch = gather(inbox, first, previous, COMMIT_DELAY);
+        previous = batch.len();
         let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
-        let mut batch = vec![first];
-        while batch.len() < GROUP_MAX {
-            match inbox.try_recv() {
-                Ok(op) => batch.push(op),
-                Err(_) => break,
-            }
-        }
         groups.fetch_add(1, Ordering::Relaxed);
         let mut answers = Vec::with_capacity(batch.len());
         let committed = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
@@ -451,6 +456,31 @@ fn write_loop(conn: &Mutex<Connection>, inbox: &mpsc::Receiver<Op>, groups: &Ato
             answer(committed.as_ref().map(|_| ()).map_err(String::as_str));
         }
     }
+}
+
+/// The operations of the next group: `first`, then every one already waiting, up to
+/// [`GROUP_MAX`]. Under load, when the `previous` group held at least [`COMMIT_SIBLINGS`], it
+/// first waits up to `delay` for as many as that group held (PostgreSQL's `commit_delay` and
+/// `commit_siblings`), so that groups grow with the load instead of being cut short by the
+/// writer's own pace; a write of a quiet store never waits.
+fn gather<T>(inbox: &mpsc::Receiver<T>, first: T, previous: usize, delay: Duration) -> Vec<T> {
+    let mut group = vec![first];
+    if previous >= COMMIT_SIBLINGS {
+        let deadline = Instant::now() + delay;
+        while group.len() < previous.min(GROUP_MAX) {
+            match inbox.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(op) => group.push(op),
+                Err(_) => break,
+            }
+        }
+    }
+    while group.len() < GROUP_MAX {
+        match inbox.try_recv() {
+            Ok(op) => group.push(op),
+            Err(_) => break,
+        }
+    }
+    group
 }
 
 /// Copies committed pages from the write-ahead log into the database file, every
@@ -631,6 +661,76 @@ mod tests {
         ) -> R {
             self.run(Access::Write, move |tx| Ok(f(tx))).await.unwrap()
         }
+    }
+
+    /// An inbox holding `waiting` operations (numbered from 1), and its sender.
+    fn inbox(waiting: usize) -> (mpsc::Sender<usize>, mpsc::Receiver<usize>) {
+        let (tx, rx) = mpsc::channel();
+        for n in 1..=waiting {
+            tx.send(n).unwrap();
+        }
+        (tx, rx)
+    }
+
+    #[test]
+    fn a_group_takes_what_is_waiting_and_no_more_than_its_maximum() {
+        let (_tx, rx) = inbox(GROUP_MAX + 10);
+        let group = gather(&rx, 0, 0, Duration::from_secs(60));
+        assert_eq!(group.len(), GROUP_MAX);
+        assert_eq!(group[..3], [0, 1, 2]);
+        // The rest waits for the next group, in order.
+        let next = gather(&rx, 999, 0, Duration::from_secs(60));
+        assert_eq!(
+            next,
+            [999]
+                .into_iter()
+                .chain(GROUP_MAX..=GROUP_MAX + 10)
+                .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn a_write_of_a_quiet_store_does_not_wait_for_others() {
+        let (tx, rx) = inbox(2);
+        let late = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            tx.send(99).unwrap();
+        });
+        // The group before held fewer than COMMIT_SIBLINGS: nothing is waited for, even with a
+        // minute allowed.
+        let group = gather(&rx, 0, COMMIT_SIBLINGS - 1, Duration::from_secs(60));
+        assert_eq!(group, [0, 1, 2]);
+        late.join().unwrap();
+        assert_eq!(rx.try_recv(), Ok(99));
+    }
+
+    #[test]
+    fn under_load_a_group_waits_for_as_many_as_the_group_before_it_and_no_longer() {
+        let previous = COMMIT_SIBLINGS + 2;
+        let (tx, rx) = inbox(2);
+        let late = std::thread::spawn(move || {
+            for n in 3..=previous + 5 {
+                std::thread::sleep(Duration::from_millis(2));
+                if tx.send(n).is_err() {
+                    break;
+                }
+            }
+        });
+        // A minute allowed, yet the group is complete as soon as `previous` have arrived.
+        let started = Instant::now();
+        let group = gather(&rx, 0, previous, Duration::from_secs(60));
+        assert!(group.len() >= previous, "{group:?}");
+        assert_eq!(group[..previous], (0..previous).collect::<Vec<_>>()[..]);
+        assert!(started.elapsed() < Duration::from_secs(30));
+        late.join().unwrap();
+    }
+
+    #[test]
+    fn under_load_a_group_waits_no_longer_than_the_delay() {
+        let (_tx, rx) = inbox(1);
+        // Nothing else comes: the group goes with what it has once the delay is over.
+        let group = gather(&rx, 0, GROUP_MAX, Duration::from_millis(20));
+        assert_eq!(group, [0, 1]);
     }
 
     #[test]
