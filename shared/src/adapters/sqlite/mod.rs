@@ -7,12 +7,13 @@
 //! in one transaction (`BEGIN IMMEDIATE`), each in a savepoint of its own (a failed one is
 //! rolled back alone), commits once and then answers each caller (group commit: under load, one
 //! WAL append, one checkpoint share and one set of file locks for many writes; a write alone
-//! still commits at once, and under load a group waits up to [`COMMIT_DELAY`] to fill). A lookup of a few rows runs on the calling thread, on the write
-//! connection when it is free; lookups that find it busy, and reads over many rows, run on read
-//! connections of the database file (WAL lets them read while the writer writes). Connections
-//! run in WAL mode with `synchronous=NORMAL`, a busy timeout, foreign keys on, and checkpoint
-//! every [`WAL_AUTOCHECKPOINT_PAGES`] pages of log; a checkpointer thread copies the log into
-//! the database file every [`CHECKPOINT_INTERVAL`] in between, so the writer's checkpoint finds
+//! still commits at once, and under load a group waits up to [`COMMIT_DELAY`] to fill). A
+//! lookup of a few rows runs on the calling thread, on the write connection when it is free;
+//! lookups that find it busy, and reads over many rows, run on read connections of the
+//! database file (WAL lets them read while the writer writes). Connections run in WAL mode
+//! with `synchronous=NORMAL`, a busy timeout, foreign keys on, and checkpoint every
+//! [`WAL_AUTOCHECKPOINT_PAGES`] pages of log; a checkpointer thread copies the log into the
+//! database file every [`CHECKPOINT_INTERVAL`] in between, so the writer's checkpoint finds
 //! little left to copy (see `checkpoint_loop`). Statements are prepared once per connection
 //! and cached.
 //!
@@ -99,10 +100,10 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(50);
 const GROUP_MAX: usize = 256;
 /// How long a group waits, under load, for as many writes as the group before it held. Every
 /// commit writes the pages all writes share (counters, the tables' last pages, index interior
-/// pages) to the log again: at about 13 writes a group, that was a good part of the writer's
-/// work in the audience fan-out benchmark (B3), which ran about 10% faster with groups that
-/// wait up to 500 µs, while unitary triggers (B2) kept their throughput and latency (see
-/// `bench/findings.md`).
+/// pages) to the log again. In the audience fan-out benchmark (B3) groups held about 13 writes;
+/// waiting up to 500 µs, they hold about 27, so the log is written half as often. Throughput
+/// moved within this machine's noise, and unitary triggers (B2) kept their throughput and
+/// latency (see `bench/findings.md`).
 const COMMIT_DELAY: Duration = Duration::from_micros(500);
 /// The size of group after which the next one waits ([`COMMIT_DELAY`]): the store is loaded.
 const COMMIT_SIBLINGS: usize = 8;
