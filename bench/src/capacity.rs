@@ -197,8 +197,9 @@ pub async fn measure(options: &Options) -> Result<Report, RunError> {
     }
     if corrected > 0 {
         source.push_str(&format!(
-            "; {corrected} transactions reported below their item sizes (DynamoDB Local merges \
-             items of identical capacity) counted from item sizes"
+            "; {corrected} transactions or batch reads reported below their item sizes \
+             (DynamoDB Local merges a transaction's items of identical capacity and bills no \
+             batch key without an item) counted from item sizes"
         ));
     }
     report.capacity_source = source;

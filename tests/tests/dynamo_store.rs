@@ -100,7 +100,7 @@ async fn partition(store: &DynamoStore, pk: &str) -> Vec<HashMap<String, Attribu
 }
 
 #[tokio::test]
-async fn a_table_made_from_the_template_has_its_keys_gsi_ttl_and_billing_mode() {
+async fn a_table_made_from_the_template_has_its_keys_indexes_ttl_and_billing_mode() {
     let client = dynamo_local::client().await;
     let name = dynamo_local::fresh_table(&client).await;
     let table = client
@@ -121,17 +121,28 @@ async fn a_table_made_from_the_template_has_its_keys_gsi_ttl_and_billing_mode() 
         table.billing_mode_summary().and_then(|b| b.billing_mode()),
         Some(&BillingMode::PayPerRequest)
     );
-    let gsi = &table.global_secondary_indexes()[0];
-    assert_eq!(gsi.index_name(), Some("gsi1"));
-    let gsi_keys: Vec<&str> = gsi
-        .key_schema()
+    let mut indexes: Vec<(&str, Vec<&str>, Option<&ProjectionType>)> = table
+        .global_secondary_indexes()
         .iter()
-        .map(|k| k.attribute_name())
+        .map(|g| {
+            (
+                g.index_name().unwrap_or_default(),
+                g.key_schema().iter().map(|k| k.attribute_name()).collect(),
+                g.projection().and_then(|p| p.projection_type()),
+            )
+        })
         .collect();
-    assert_eq!(gsi_keys, ["gsi1pk", "gsi1sk"]);
+    indexes.sort_by_key(|(name, _, _)| *name);
     assert_eq!(
-        gsi.projection().and_then(|p| p.projection_type()),
-        Some(&ProjectionType::All)
+        indexes,
+        [
+            ("gsi1", vec!["gsi1pk", "gsi1sk"], Some(&ProjectionType::All)),
+            (
+                "gsi2",
+                vec!["gsi2pk", "gsi2sk"],
+                Some(&ProjectionType::KeysOnly)
+            ),
+        ]
     );
     let ttl = client
         .describe_time_to_live()
@@ -586,6 +597,79 @@ fn sent(m: &MessageRecord, provider_id: &str) -> MessageRecord {
 }
 
 #[tokio::test]
+async fn a_listing_page_and_a_batch_read_of_more_than_100_messages_keep_every_one() {
+    // BatchGetItem reads 100 keys at a time and returns them in any order, and refuses a key
+    // given twice.
+    let store = dynamo_local::fresh_store().await;
+    let execution = ExecutionId::new();
+    let mut ids = Vec::new();
+    for i in 0..230 {
+        let m = message(execution, &format!("u{i}@example.com"));
+        store
+            .claim_message(&m, &CountDelta::default())
+            .await
+            .unwrap();
+        ids.push(m.id);
+    }
+    let page = store
+        .list_messages(execution, &PageRequest::first(1000))
+        .await
+        .unwrap();
+    assert_eq!(page.next, None);
+    let listed: Vec<MessageId> = page.items.into_iter().map(|m| m.id).collect();
+    let mut in_order = ids.clone();
+    in_order.sort();
+    assert_eq!(listed, in_order, "every message, in message-id order");
+
+    let mut asked = ids.clone();
+    asked.push(ids[7].clone());
+    asked.push(MessageId::derive(
+        execution,
+        &RecipientKey {
+            namespace: "email".into(),
+            user_id: "nobody@example.com".into(),
+        },
+        Channel::Email,
+    ));
+    let mut read: Vec<MessageId> = store
+        .get_messages(&asked)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    read.sort();
+    assert_eq!(
+        read, in_order,
+        "each stored one once, the missing one left out"
+    );
+}
+
+#[tokio::test]
+async fn profiles_read_together_past_100_with_a_repeated_id_are_each_read_once() {
+    let store = dynamo_local::fresh_store().await;
+    let mut ids = Vec::new();
+    for i in 0..130 {
+        let p = profile(&format!("batch{i}@example.com"), json!({"n": i}));
+        store.save_profile(&p, None, &[], &[]).await.unwrap();
+        ids.push(p.id);
+    }
+    let mut asked = ids.clone();
+    asked.push(ids[0]);
+    asked.push(ProfileId::new());
+    let mut read: Vec<ProfileId> = store
+        .get_profiles(&asked)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    read.sort();
+    ids.sort();
+    assert_eq!(read, ids);
+}
+
+#[tokio::test]
 async fn an_expired_acceptance_record_left_in_the_table_is_replaced_by_the_conditional_write() {
     let store = dynamo_local::fresh_store().await;
     let key = RequestKey {
@@ -710,8 +794,12 @@ async fn messages_are_indexed_under_their_execution_and_a_provider_id_gets_a_poi
     );
     let pk = format!("message#{}", m.id);
     let item = raw_get(&store, &pk, "_").await.expect("the message item");
-    assert_eq!(item["gsi1pk"], s(&format!("messages#{execution}")));
-    assert_eq!(item["gsi1sk"], s(m.id.as_str()));
+    assert_eq!(item["gsi2pk"], s(&format!("messages#{execution}")));
+    assert_eq!(item["gsi2sk"], s(m.id.as_str()));
+    assert!(
+        !item.contains_key("gsi1pk"),
+        "messages are not in the index that projects every attribute"
+    );
     assert_eq!(item["outcome"], s("pending"));
 
     let first = sent(&m, "0100018c-ses-1");

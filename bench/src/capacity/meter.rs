@@ -44,9 +44,10 @@ pub struct Tally {
     pub refused_calls: u64,
     /// Successful calls that reported nothing: counted from item sizes.
     pub unreported_calls: u64,
-    /// Transactions that reported fewer units than their items' sizes give: counted from
-    /// item sizes. DynamoDB Local merges the items of a transaction whose consumed capacity is
-    /// identical (three 1 KB puts report 2 units, not 6), so it under-reports them.
+    /// Transactions and batch reads that reported fewer units than their items' sizes give:
+    /// counted from item sizes. DynamoDB Local merges the items of a transaction whose
+    /// consumed capacity is identical (three 1 KB puts report 2 units, not 6), and reports
+    /// nothing for a BatchGetItem key with no item, which DynamoDB bills like GetItem's.
     pub corrected_calls: u64,
     /// Read units (table and indexes).
     pub rcu: f64,
@@ -130,7 +131,9 @@ impl Ledger {
                 Some(units) => {
                     t.reported_calls += 1;
                     let short = computed.table > units.table || computed.index > units.index;
-                    if request.op.starts_with("Transact") && short {
+                    let corrected =
+                        request.op.starts_with("Transact") || request.op == "BatchGetItem";
+                    if corrected && short {
                         t.corrected_calls += 1;
                         Units {
                             table: units.table.max(computed.table),

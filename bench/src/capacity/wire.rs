@@ -35,7 +35,11 @@ pub struct ItemWrite {
     pub entity: String,
     /// The item's size, when the request carries the whole item (a put).
     pub bytes: Option<u64>,
-    /// Whether the item carries index keys (`gsi1pk`), so an index is written too.
+    /// Whether an index entry is written too: the item carries `gsi1pk` (an index that
+    /// projects every attribute, rewritten on every put), or it carries `gsi2pk` (keys only,
+    /// written only when the entry is new: a put conditioned on `attribute_not_exists(pk)`;
+    /// the wire cannot tell whether an unconditioned put creates the item or replaces it, and
+    /// Herald's only unconditioned `gsi2` puts replace).
     pub indexed: bool,
 }
 
@@ -48,7 +52,11 @@ pub struct Request {
     /// read first (`gsi1 messages`).
     pub label: String,
     pub writes: Vec<ItemWrite>,
+    /// Strongly consistent: `ConsistentRead` of the request, or of any table a BatchGetItem
+    /// reads.
     pub consistent: bool,
+    /// Keys a BatchGetItem asks for (0 for other calls).
+    pub keys: u64,
 }
 
 impl Request {
@@ -94,19 +102,24 @@ fn object(v: &Value) -> Option<&Map<String, Value>> {
     v.as_object()
 }
 
-fn indexed(item: &Map<String, Value>) -> bool {
-    item.keys()
-        .any(|k| k.starts_with("gsi") && k.ends_with("pk"))
+fn indexed(item: &Map<String, Value>, creates: bool) -> bool {
+    item.contains_key("gsi1pk") || (creates && item.contains_key("gsi2pk"))
 }
 
-fn put(item: &Value) -> ItemWrite {
+/// A put: a `PutItem` body, a transaction's `Put` or a batch's `PutRequest`.
+fn put(request: &Value) -> Option<ItemWrite> {
+    let item = request.get("Item")?;
     let map = object(item);
-    ItemWrite {
+    let creates = request
+        .get("ConditionExpression")
+        .and_then(Value::as_str)
+        .is_some_and(|c| c.contains("attribute_not_exists(pk)"));
+    Some(ItemWrite {
         action: "Put",
         entity: entity(s(item, "pk").unwrap_or("")),
         bytes: map.map(item_bytes),
-        indexed: map.is_some_and(indexed),
-    }
+        indexed: map.is_some_and(|m| indexed(m, creates)),
+    })
 }
 
 fn keyed(action: &'static str, key: &Value) -> ItemWrite {
@@ -121,7 +134,7 @@ fn keyed(action: &'static str, key: &Value) -> ItemWrite {
 /// The items of a TransactWriteItems or BatchWriteItem request.
 fn writes_of(op: &str, body: &Value) -> Vec<ItemWrite> {
     match op {
-        "PutItem" => body.get("Item").map(put).into_iter().collect(),
+        "PutItem" => put(body).into_iter().collect(),
         "UpdateItem" => body
             .get("Key")
             .map(|k| keyed("Update", k))
@@ -140,7 +153,7 @@ fn writes_of(op: &str, body: &Value) -> Vec<ItemWrite> {
                     .iter()
                     .filter_map(|t| {
                         if let Some(p) = t.get("Put") {
-                            return p.get("Item").map(put);
+                            return put(p);
                         }
                         [
                             ("Update", "Update"),
@@ -165,7 +178,7 @@ fn writes_of(op: &str, body: &Value) -> Vec<ItemWrite> {
                     .flatten()
                     .filter_map(|r| {
                         if let Some(p) = r.get("PutRequest") {
-                            return p.get("Item").map(put);
+                            return put(p);
                         }
                         r.get("DeleteRequest")?
                             .get("Key")
@@ -245,8 +258,22 @@ pub fn parse_request(op: &str, body: &Value) -> Request {
         consistent: body
             .get("ConsistentRead")
             .and_then(Value::as_bool)
-            .unwrap_or(false),
+            .unwrap_or(false)
+            || batch_tables(op, body).any(|t| t.get("ConsistentRead") == Some(&Value::Bool(true))),
+        keys: batch_tables(op, body)
+            .filter_map(|t| t.get("Keys")?.as_array())
+            .map(|k| k.len() as u64)
+            .sum(),
     }
+}
+
+/// The per-table requests of a BatchGetItem (none for other calls).
+fn batch_tables<'a>(op: &str, body: &'a Value) -> impl Iterator<Item = &'a Value> {
+    (op == "BatchGetItem")
+        .then(|| body.get("RequestItems").and_then(Value::as_object))
+        .flatten()
+        .into_iter()
+        .flat_map(|t| t.values())
 }
 
 /// The `ConsumedCapacity` of a response body: an object, or an array (batch and transaction
@@ -358,8 +385,11 @@ pub fn computed_units(request: &Request, response: &Value) -> Units {
                     } else {
                         1.0
                     };
+                    // A key with no item is billed the minimum, as GetItem's is.
+                    let missing = request.keys.saturating_sub(per_item.len() as u64);
                     per_item
                         .into_iter()
+                        .chain(std::iter::repeat_n(0, missing as usize))
                         .map(|b| read_units(b, request.consistent) * factor)
                         .sum()
                 }
@@ -396,6 +426,20 @@ mod tests {
         assert_eq!(r.writes.len(), 1);
         assert!(r.writes[0].indexed);
         assert_eq!(r.writes[0].bytes, Some(2 + 10 + 2 + 1 + 6 + 10 + 6 + 2));
+    }
+
+    #[test]
+    fn a_keys_only_index_entry_is_written_only_by_a_put_that_creates_the_item() {
+        let item = json!({"pk": {"S": "message#ab"}, "sk": {"S": "_"},
+                          "gsi2pk": {"S": "messages#e"}, "gsi2sk": {"S": "ab"}});
+        let claim = json!({"TableName": "t", "Item": item,
+                           "ConditionExpression": "attribute_not_exists(pk)"});
+        let outcome = json!({"TableName": "t", "Item": item,
+                             "ConditionExpression": "#outcome = :expected"});
+        assert!(parse_request("PutItem", &claim).writes[0].indexed);
+        assert!(!parse_request("PutItem", &outcome).writes[0].indexed);
+        let u = computed_units(&parse_request("PutItem", &outcome), &json!({}));
+        assert_eq!(u.index, 0.0);
     }
 
     #[test]
@@ -488,6 +532,23 @@ mod tests {
         let items: Vec<Value> = (0..3)
             .map(|_| json!({"pk": {"S": "x".repeat(2000)}}))
             .collect();
+        let batch = parse_request(
+            "BatchGetItem",
+            &json!({"RequestItems": {"t": {"ConsistentRead": true, "Keys": [
+                {"pk": {"S": "profile#1"}}, {"pk": {"S": "profile#2"}}, {"pk": {"S": "profile#3"}}
+            ]}}}),
+        );
+        assert!(batch.consistent);
+        assert_eq!(batch.keys, 3);
+        let found = json!({"Responses": {"t": [{"pk": {"S": "x".repeat(5000)}}]}});
+        assert_eq!(
+            computed_units(&batch, &found),
+            Units {
+                table: 2.0 + 1.0 + 1.0,
+                index: 0.0
+            },
+            "the found item by its size, each missing key the minimum"
+        );
         assert_eq!(
             computed_units(&q, &json!({"Items": items})),
             Units {

@@ -161,7 +161,7 @@ pub trait MessageStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<Option<MessageRecord>>> + Send;
     /// The records of those of `ids` that exist, in no particular order: what a batch of
     /// recipients looks up before it runs. One lookup per id unless the store reads them
-    /// together (SQLite: one read transaction; in memory: one lock).
+    /// together (SQLite: one read transaction; in memory: one lock; DynamoDB: BatchGetItem).
     fn get_messages(
         &self,
         ids: &[MessageId],

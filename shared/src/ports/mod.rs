@@ -230,7 +230,7 @@ pub trait ProfileStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<Option<Profile>>> + Send;
     /// Those of the profiles `ids` that exist, in no particular order: what a batch of
     /// audience members looks up before it runs. One lookup per id unless the store reads them
-    /// together (SQLite: one read transaction; in memory: one lock).
+    /// together (SQLite: one read transaction; in memory: one lock; DynamoDB: BatchGetItem).
     fn get_profiles(
         &self,
         ids: &[ProfileId],

@@ -1,7 +1,7 @@
 //! The mechanics every port shares: SDK error mapping, the paging loop, conditional
 //! transactions and batch writes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::time::Duration;
 
@@ -11,13 +11,13 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-    Update as TxUpdate, WriteRequest,
+    AttributeValue, Delete, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update as TxUpdate, WriteRequest,
 };
 
 use super::DynamoStore;
 use super::cursor;
-use super::keys::{Item, REVISION, n};
+use super::keys::{Item, PK, REVISION, SK, get_s, n};
 use crate::ports::{StoreError, StoreResult};
 
 /// What went wrong talking to DynamoDB (the source of [`StoreError::Backend`]).
@@ -30,8 +30,12 @@ pub enum DynamoError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    #[error("DynamoDB left {remaining} write(s) unprocessed after {attempts} attempts")]
-    Unprocessed { remaining: usize, attempts: u32 },
+    #[error("DynamoDB {operation} left {remaining} item(s) unprocessed after {attempts} attempts")]
+    Unprocessed {
+        operation: &'static str,
+        remaining: usize,
+        attempts: u32,
+    },
     #[error("DynamoDB kept cancelling the transaction for conflicting transactions")]
     TransactionConflict,
     #[error("a DynamoDB request could not be built")]
@@ -52,12 +56,14 @@ impl From<DynamoError> for StoreError {
     }
 }
 
-/// Attempts of a batch write before unprocessed items are an error, and of a transaction
+/// Attempts of a batch read or write before unprocessed items are an error, and of a transaction
 /// cancelled only because another transaction held an item.
 const BATCH_ATTEMPTS: u32 = 8;
 const TX_ATTEMPTS: u32 = 4;
 /// Most writes in one BatchWriteItem, and in one TransactWriteItems.
 pub(crate) const BATCH_SIZE: usize = 25;
+/// Most keys in one BatchGetItem.
+const BATCH_GET_SIZE: usize = 100;
 pub(crate) const TX_SIZE: usize = 100;
 
 fn backoff(attempt: u32) -> Duration {
@@ -381,6 +387,7 @@ impl DynamoStore {
                 attempt += 1;
                 if attempt >= BATCH_ATTEMPTS {
                     return Err(DynamoError::Unprocessed {
+                        operation: "BatchWriteItem",
                         remaining: left.len(),
                         attempts: attempt,
                     }
@@ -393,7 +400,65 @@ impl DynamoStore {
         Ok(())
     }
 
-    /// One page of a Query. Base-table queries read consistently; `gsi1` reads are eventually
+    /// The items stored under `keys` (strongly consistent, like [`Self::get_raw`]), in no
+    /// particular order; keys with no item are left out, a key given twice is read once.
+    /// BatchGetItem (which refuses repeated keys), 100 keys at a time, retrying unprocessed
+    /// keys with backoff.
+    pub(crate) async fn batch_get(&self, mut keys: Vec<Item>) -> StoreResult<Vec<Item>> {
+        let mut seen = HashSet::with_capacity(keys.len());
+        keys.retain(|k| {
+            seen.insert((
+                get_s(k, PK).map(str::to_string),
+                get_s(k, SK).map(str::to_string),
+            ))
+        });
+        let mut found = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(BATCH_GET_SIZE) {
+            let mut pending = chunk.to_vec();
+            let mut attempt = 0;
+            loop {
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(pending))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(DynamoError::Build)?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(self.table.clone(), request)
+                    .send()
+                    .await
+                    .map_err(|e| self.sdk_error("BatchGetItem", e))?;
+                found.extend(
+                    out.responses
+                        .and_then(|mut r| r.remove(&self.table))
+                        .unwrap_or_default(),
+                );
+                let left = out
+                    .unprocessed_keys
+                    .and_then(|mut m| m.remove(&self.table))
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+                if left.is_empty() {
+                    break;
+                }
+                attempt += 1;
+                if attempt >= BATCH_ATTEMPTS {
+                    return Err(DynamoError::Unprocessed {
+                        operation: "BatchGetItem",
+                        remaining: left.len(),
+                        attempts: attempt,
+                    }
+                    .into());
+                }
+                tokio::time::sleep(backoff(attempt)).await;
+                pending = left;
+            }
+        }
+        Ok(found)
+    }
+
+    /// One page of a Query. Base-table queries read consistently; index reads are eventually
     /// consistent (the only kind a GSI offers).
     pub(crate) async fn query_page(
         &self,

@@ -19,6 +19,10 @@ pub(crate) const SK: &str = "sk";
 pub(crate) const GSI1: &str = "gsi1";
 pub(crate) const GSI1PK: &str = "gsi1pk";
 pub(crate) const GSI1SK: &str = "gsi1sk";
+/// The keys-only index of messages (see `docs/data-model.md`).
+pub(crate) const GSI2: &str = "gsi2";
+pub(crate) const GSI2PK: &str = "gsi2pk";
+pub(crate) const GSI2SK: &str = "gsi2sk";
 /// The attribute holding the stored revision (the domain values' own `revision` field).
 pub(crate) const REVISION: &str = "revision";
 /// Identity claims: the profile that holds the identity.
@@ -33,11 +37,13 @@ pub(crate) const EXPIRES_AT_NS: &str = "expiresAtNs";
 /// Sort key of an entity stored as one item.
 pub(crate) const WHOLE: &str = "_";
 /// Attributes that are keys, not part of the domain value.
-pub(crate) const KEY_ATTRIBUTES: [&str; 4] = [PK, SK, GSI1PK, GSI1SK];
+pub(crate) const KEY_ATTRIBUTES: [&str; 6] = [PK, SK, GSI1PK, GSI1SK, GSI2PK, GSI2SK];
 /// Key attributes of a base-table item (cursors of base-table queries).
 pub(crate) const TABLE_KEY: [&str; 2] = [PK, SK];
 /// Key attributes of a `gsi1` item (cursors of `gsi1` queries).
 pub(crate) const GSI1_KEY: [&str; 4] = [PK, SK, GSI1PK, GSI1SK];
+/// Key attributes of a `gsi2` item (cursors of `gsi2` queries).
+pub(crate) const GSI2_KEY: [&str; 4] = [PK, SK, GSI2PK, GSI2SK];
 
 pub(crate) const CAMPAIGN_KIND: &str = "campaign";
 pub(crate) const PROFILE_KIND: &str = "profile";
@@ -97,8 +103,8 @@ pub(crate) fn message_pk(id: &MessageId) -> String {
     format!("message#{id}")
 }
 
-/// The `gsi1pk` under which an execution's messages are listed (by `gsi1sk = {messageId}`).
-pub(crate) fn messages_gsi1pk(execution: ExecutionId) -> String {
+/// The `gsi2pk` under which an execution's messages are listed (by `gsi2sk = {messageId}`).
+pub(crate) fn messages_gsi2pk(execution: ExecutionId) -> String {
     format!("messages#{execution}")
 }
 

@@ -1,5 +1,8 @@
-//! Messages at `pk = message#{messageId}, sk = _`, listed per execution through `gsi1`
-//! (`gsi1pk = messages#{executionId}`, `gsi1sk = {messageId}`). A message with a provider
+//! Messages at `pk = message#{messageId}, sk = _`, listed per execution through the keys-only
+//! index `gsi2` (`gsi2pk = messages#{executionId}`, `gsi2sk = {messageId}`), then read with
+//! BatchGetItem. Keys only, so that an outcome's write (whose keys never change) does not
+//! rewrite an index entry: a message's claim writes its entry, its outcome and every feedback
+//! move do not. A message with a provider
 //! message id is findable by it through a pointer item at
 //! `pk = providerMessage#{providerMessageId}, sk = _` (`messageId`).
 //!
@@ -13,12 +16,14 @@
 //! the id (so its pointer exists); only when it carries another id or none is the pointer
 //! put first and the write repeated.
 
+use std::collections::HashMap;
+
 use super::DynamoStore;
 use super::calls::{Cond, Query, Written};
 use super::codec::{decode, encode, encode_value};
 use super::cursor;
 use super::keys::{
-    GSI1, GSI1_KEY, GSI1PK, GSI1SK, Item, WHOLE, get_s, key, message_pk, messages_gsi1pk,
+    GSI2, GSI2_KEY, GSI2PK, GSI2SK, Item, PK, WHOLE, get_s, key, message_pk, messages_gsi2pk,
     provider_message_pk, s,
 };
 use crate::domain::execution::{CountDelta, CountScope};
@@ -37,8 +42,8 @@ fn message_key(id: &MessageId) -> Item {
 
 fn message_item(message: &MessageRecord) -> StoreResult<Item> {
     let mut keys = message_key(&message.id);
-    keys.insert(GSI1PK.into(), s(messages_gsi1pk(message.execution_id)));
-    keys.insert(GSI1SK.into(), s(message.id.as_str()));
+    keys.insert(GSI2PK.into(), s(messages_gsi2pk(message.execution_id)));
+    keys.insert(GSI2SK.into(), s(message.id.as_str()));
     encode(message, keys)
 }
 
@@ -193,23 +198,50 @@ impl MessageStore for DynamoStore {
         self.get_raw(message_key(id)).await?.map(decode).transpose()
     }
 
+    async fn get_messages(&self, ids: &[MessageId]) -> StoreResult<Vec<MessageRecord>> {
+        let keys = ids.iter().map(message_key).collect();
+        self.batch_get(keys)
+            .await?
+            .into_iter()
+            .map(decode)
+            .collect()
+    }
+
     async fn list_messages(
         &self,
         execution: ExecutionId,
         page: &PageRequest,
     ) -> StoreResult<Page<MessageRecord>> {
-        let partition = messages_gsi1pk(execution);
+        let partition = messages_gsi2pk(execution);
         let start = page
             .cursor
             .as_deref()
-            .map(|c| cursor::decode(c, &GSI1_KEY, |k| k[GSI1PK] == partition))
+            .map(|c| cursor::decode(c, &GSI2_KEY, |k| k[GSI2PK] == partition))
             .transpose()?;
-        let query = Query::new(Some(GSI1), "gsi1pk = :p", [(":p", s(partition.clone()))]);
-        let (items, next) = self
-            .query_page(&query, page.effective_limit(), start, &GSI1_KEY)
+        let query = Query::new(Some(GSI2), "gsi2pk = :p", [(":p", s(partition.clone()))]);
+        let (entries, next) = self
+            .query_page(&query, page.effective_limit(), start, &GSI2_KEY)
             .await?;
+        // The index holds keys only: read the items, then put them back in the index's order.
+        // A message gone in between (its TTL expired) is left out; the cursor, taken from the
+        // index, still continues after it.
+        let order: Vec<String> = entries
+            .iter()
+            .filter_map(|e| get_s(e, PK).map(str::to_string))
+            .collect();
+        let keys = order.iter().map(|pk| key(pk.clone(), WHOLE)).collect();
+        let mut items: HashMap<String, Item> = self
+            .batch_get(keys)
+            .await?
+            .into_iter()
+            .filter_map(|item| Some((get_s(&item, PK)?.to_string(), item)))
+            .collect();
         Ok(Page {
-            items: items.into_iter().map(decode).collect::<StoreResult<_>>()?,
+            items: order
+                .iter()
+                .filter_map(|pk| items.remove(pk))
+                .map(decode)
+                .collect::<StoreResult<_>>()?,
             next,
         })
     }

@@ -60,6 +60,15 @@ impl ProfileStore for DynamoStore {
             .transpose()
     }
 
+    async fn get_profiles(&self, ids: &[ProfileId]) -> StoreResult<Vec<Profile>> {
+        let keys = ids.iter().map(|id| key(profile_pk(*id), WHOLE)).collect();
+        self.batch_get(keys)
+            .await?
+            .into_iter()
+            .map(decode)
+            .collect()
+    }
+
     async fn find_profile(&self, identity: &Identity) -> StoreResult<Option<Profile>> {
         let Some(claim) = self.get_raw(key(identity_pk(identity), WHOLE)).await? else {
             return Ok(None);
