@@ -24,6 +24,15 @@
 //! After criterion's report one line per channel compares the two means:
 //! `B1 <channel>: herald <N> msg/s, ceiling <M> msg/s, ratio <r>%`.
 //!
+//! Criterion measures Herald and the ceiling one after the other, seconds apart, and on a
+//! shared machine the CPU's speed drifts in between (single runs' ratios spread 60–92%). So the
+//! ratio that counts is **paired**: then the two alternate, [`PAIRED_ROUNDS`] rounds of about
+//! [`PAIRED_ROUND`] of CPU each (Herald's messages, then as many ceiling ones), each round
+//! giving one ratio; the median is the figure, written with the spread to
+//! `<criterion>/pipeline/paired.json` and printed as
+//! `B1 <channel>: paired ratio <median>% (<min>–<max>% over <n> rounds of <m> messages)`.
+//! `HERALD_BENCH_PAIRED_ROUNDS` sets the number of rounds (the quick run uses 3).
+//!
 //! The benchmark runs on mimalloc, the global allocator of `herald serve`. Sampling is flat
 //! (every sample the same number of messages): with criterion's default linear sampling the
 //! last samples hold a hundred times more messages in the in-memory store than the first, and
@@ -689,6 +698,104 @@ fn summary(since: SystemTime, timer: Timer) {
     }
 }
 
+/// Rounds of the paired comparison (see the module documentation), and the CPU time each side
+/// of a round aims at.
+const PAIRED_ROUNDS: usize = 15;
+const PAIRED_ROUND: Duration = Duration::from_millis(150);
+
+/// The paired ratios of one channel: ceiling time over Herald's time for the same number of
+/// messages, one per round, sorted.
+struct Paired {
+    ratios: Vec<f64>,
+    messages: u64,
+}
+
+impl Paired {
+    fn median(&self) -> f64 {
+        let n = self.ratios.len();
+        if n % 2 == 1 {
+            self.ratios[n / 2]
+        } else {
+            (self.ratios[n / 2 - 1] + self.ratios[n / 2]) / 2.0
+        }
+    }
+}
+
+/// Alternates Herald and the ceiling for `rounds` rounds of `messages` each.
+fn paired(
+    kind: Kind,
+    rt: &Runtime,
+    ceiling: &Ceiling,
+    timer: Timer,
+    rounds: usize,
+    messages: u64,
+) -> Paired {
+    let mut ratios: Vec<f64> = (0..rounds)
+        .map(|_| {
+            let herald = rt.block_on(herald_sample(kind, messages, timer));
+            let bare = match kind {
+                Kind::Email => time_iters(timer, messages, || ceiling.email()),
+                Kind::Sms => time_iters(timer, messages, || ceiling.sms()),
+                Kind::Push => time_iters(timer, messages, || ceiling.push()),
+            };
+            bare.as_secs_f64() / herald.as_secs_f64()
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    Paired { ratios, messages }
+}
+
+/// Runs the paired comparison of every channel whose two benchmarks criterion ran, sizing each
+/// round from criterion's mean for Herald; prints it and writes `pipeline/paired.json`.
+fn paired_summary(since: SystemTime, rt: &Runtime, ceiling: &Ceiling, timer: Timer) {
+    let rounds = std::env::var("HERALD_BENCH_PAIRED_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(PAIRED_ROUNDS);
+    let dirs = criterion_dirs();
+    let Some(dir) = dirs.iter().find(|d| {
+        mean_ns(d, "email_herald", since).is_some()
+            || mean_ns(d, "sms_herald", since).is_some()
+            || mean_ns(d, "push_herald", since).is_some()
+    }) else {
+        return;
+    };
+    let mut out = serde_json::Map::new();
+    for kind in Kind::ALL {
+        let ran = &RAN[kind as usize];
+        if !ran[0].load(Ordering::Relaxed) || !ran[1].load(Ordering::Relaxed) {
+            continue;
+        }
+        let Some(herald_ns) = mean_ns(dir, &format!("{}_herald", kind.name()), since) else {
+            continue;
+        };
+        let messages = ((PAIRED_ROUND.as_nanos() as f64 / herald_ns) as u64).max(BATCH_SIZE as u64);
+        let p = paired(kind, rt, ceiling, timer, rounds, messages);
+        let (median, min, max) = (p.median(), p.ratios[0], p.ratios[p.ratios.len() - 1]);
+        println!(
+            "B1 {}: paired ratio {:.1}% ({:.1}–{:.1}% over {} rounds of {} messages)",
+            kind.name(),
+            100.0 * median,
+            100.0 * min,
+            100.0 * max,
+            p.ratios.len(),
+            p.messages
+        );
+        out.insert(
+            kind.name().into(),
+            serde_json::json!({
+                "median": median, "min": min, "max": max,
+                "rounds": p.ratios.len(), "messagesPerRound": p.messages,
+            }),
+        );
+    }
+    let path = dir.join("pipeline").join("paired.json");
+    let json = serde_json::to_vec_pretty(&Value::Object(out))
+        .unwrap_or_else(|e| panic!("paired.json: {e}"));
+    std::fs::write(&path, json).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+}
+
 fn main() {
     let since = SystemTime::now();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -702,4 +809,5 @@ fn main() {
     pipeline(&mut c, &rt, &ceiling, timer);
     c.final_summary();
     summary(since, timer);
+    paired_summary(since, &rt, &ceiling, timer);
 }
