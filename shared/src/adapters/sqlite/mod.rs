@@ -5,10 +5,11 @@
 //! Every port method is one atomic operation. One write connection, shared behind a mutex and
 //! used by the writer thread: every write is queued for it, and it runs every operation waiting
 //! in one transaction (`BEGIN IMMEDIATE`), each in a savepoint of its own (a failed one is
-//! rolled back alone), commits once and then answers each caller (group commit: under load, one
-//! WAL append, one checkpoint share and one set of file locks for many writes; a write alone
-//! still commits at once, and under load a group waits up to [`COMMIT_DELAY`] to fill). A
-//! lookup of a few rows runs on the calling thread, on the write connection when it is free;
+//! rolled back alone; the outcome counters the group's writes add are summed and added once
+//! per counter before the commit, see `counts`), commits once and then answers each caller
+//! (group commit: under load, one WAL append, one checkpoint share and one set of file locks
+//! for many writes; a write alone still commits at once, and under load a group waits up to
+//! [`COMMIT_DELAY`] to fill). A lookup of a few rows runs on the calling thread, on the write connection when it is free;
 //! lookups that find it busy, and reads over many rows, run on read connections of the
 //! database file (WAL lets them read while the writer writes). Connections run in WAL mode
 //! with `synchronous=NORMAL`, a busy timeout, foreign keys on, and checkpoint every
@@ -75,6 +76,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError, mpsc};
 use std::time::{Duration, Instant};
 
+use counts::Staged;
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, ToSql, Transaction, TransactionBehavior};
 use serde::Serialize;
@@ -232,7 +234,7 @@ impl SqliteStore {
     async fn run<R, F>(&self, access: Access, f: F) -> StoreResult<R>
     where
         R: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<R, Fail> + Send + 'static,
+        F: FnOnce(&Tx<'_, '_>) -> Result<R, Fail> + Send + 'static,
     {
         if let Access::Read = access
             && let Some(mut conn) = self.writer.try_connection()
@@ -260,7 +262,7 @@ struct Readers {
 
 impl Readers {
     /// Runs `f` in a read transaction on an idle connection (a new one when none is idle).
-    fn read<R>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<R, Fail>) -> Result<R, Fail> {
+    fn read<R>(&self, f: impl FnOnce(&Tx<'_, '_>) -> Result<R, Fail>) -> Result<R, Fail> {
         let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let mut conn = match idle {
             Some(conn) => conn,
@@ -286,10 +288,10 @@ impl Readers {
 fn transact<R>(
     conn: &mut Connection,
     behavior: TransactionBehavior,
-    f: impl FnOnce(&Transaction<'_>) -> Result<R, Fail>,
+    f: impl FnOnce(&Tx<'_, '_>) -> Result<R, Fail>,
 ) -> Result<R, Fail> {
     let tx = conn.transaction_with_behavior(behavior)?;
-    let out = f(&tx)?;
+    let out = f(&Tx::alone(&tx))?;
     tx.commit()?;
     Ok(out)
 }
@@ -306,10 +308,33 @@ fn panicked() -> StoreError {
     StoreError::backend(std::io::Error::other("a SQLite store operation panicked"))
 }
 
+/// The transaction a port method's closure runs in (it derefs to it), and where the counter
+/// additions it makes go: in the writer's groups they are staged and added once per counter
+/// when the group commits ([`Staged`]); elsewhere they are added at once.
+pub(super) struct Tx<'t, 'c> {
+    tx: &'t Transaction<'c>,
+    counts: Option<&'t Staged>,
+}
+
+impl<'t, 'c> Tx<'t, 'c> {
+    /// A transaction of its own, outside the writer's groups.
+    fn alone(tx: &'t Transaction<'c>) -> Self {
+        Self { tx, counts: None }
+    }
+}
+
+impl<'c> std::ops::Deref for Tx<'_, 'c> {
+    type Target = Transaction<'c>;
+
+    fn deref(&self) -> &Transaction<'c> {
+        self.tx
+    }
+}
+
 /// An operation sent to the writer: runs inside the group's transaction and returns whether it
 /// failed (its savepoint is then rolled back) and how to answer its caller once the group's
 /// commit is known.
-type Op = Box<dyn FnOnce(&Transaction<'_>) -> Ran + Send>;
+type Op = Box<dyn FnOnce(&Tx<'_, '_>) -> Ran + Send>;
 
 struct Ran {
     failed: bool,
@@ -363,7 +388,7 @@ impl Writer {
     async fn submit<R, F>(&self, f: F) -> StoreResult<R>
     where
         R: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<R, Fail> + Send + 'static,
+        F: FnOnce(&Tx<'_, '_>) -> Result<R, Fail> + Send + 'static,
     {
         let (reply, answer) = tokio::sync::oneshot::channel::<StoreResult<R>>();
         let op: Op = Box::new(move |tx| {
@@ -395,10 +420,11 @@ impl Writer {
 }
 
 /// Runs `f` inside a savepoint of the group's transaction: released when it succeeds, rolled
-/// back (its writes undone, the group's others kept) when it fails or panics.
+/// back (its writes and its staged counts undone, the group's others kept) when it fails or
+/// panics.
 fn in_savepoint<R>(
-    tx: &Transaction<'_>,
-    f: impl FnOnce(&Transaction<'_>) -> Result<R, Fail>,
+    tx: &Tx<'_, '_>,
+    f: impl FnOnce(&Tx<'_, '_>) -> Result<R, Fail>,
 ) -> StoreResult<R> {
     // Prepared once (a batch of SQL text is parsed on every call): two statements per write.
     let cached = |sql: &str| {
@@ -407,10 +433,14 @@ fn in_savepoint<R>(
             .map(|_| ())
     };
     cached("SAVEPOINT op").map_err(StoreError::backend)?;
+    let staged = tx.counts.map(Staged::mark);
     let out = guarded(|| f(tx));
     let end = if out.is_ok() {
         cached("RELEASE op")
     } else {
+        if let (Some(counts), Some(mark)) = (tx.counts, staged) {
+            counts.undo_to(mark);
+        }
         tx.execute_batch("ROLLBACK TO op; RELEASE op")
     };
     match end {
@@ -432,8 +462,13 @@ fn write_loop(conn: &Mutex<Connection>, inbox: &mpsc::Receiver<Op>, groups: &Ato
         let mut answers = Vec::with_capacity(batch.len());
         let committed = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
             Ok(tx) => {
+                let counts = Staged::default();
+                let group = Tx {
+                    tx: &tx,
+                    counts: Some(&counts),
+                };
                 for op in batch {
-                    let ran = op(&tx);
+                    let ran = op(&group);
                     answers.push(ran.answer);
                     // An error that ended the whole transaction (SQLite rolls back on a full
                     // disk, an I/O error, running out of memory) undid the others too.
@@ -443,6 +478,12 @@ fn write_loop(conn: &Mutex<Connection>, inbox: &mpsc::Receiver<Op>, groups: &Ato
                 }
                 if tx.is_autocommit() {
                     Err("the transaction was rolled back by an error".to_string())
+                } else if let Err(e) = counts.flush(&tx) {
+                    // Dropping the transaction rolls the whole group back.
+                    Err(format!(
+                        "the group's counts could not be added: {}",
+                        StoreError::from(e)
+                    ))
                 } else {
                     tx.commit().map_err(|e| e.to_string())
                 }
@@ -1029,6 +1070,68 @@ mod tests {
         }
         let kept = counter_rows(&store, "t").await;
         assert_eq!(kept, 0, "the failed operation's row was rolled back");
+    }
+
+    #[tokio::test]
+    async fn a_group_adds_each_counter_once_with_the_sum_of_its_kept_writes() {
+        use super::counts::Adding;
+        use crate::domain::ExecutionId;
+        use crate::domain::execution::{CountDelta, CountScope};
+        use crate::ports::CountStore;
+
+        let store = SqliteStore::open_in_memory().unwrap();
+        let scope = CountScope::Execution(ExecutionId::new());
+        let delta = CountDelta(vec![("targeted".into(), 1), ("sent".into(), 2)]);
+        let before_changes = store.on_writer(|conn| conn.total_changes()).await;
+        let busy = busy_writer(&store, Duration::from_millis(200)).await;
+        let before = store.writer.groups.load(Ordering::Relaxed);
+        let writes: Vec<_> = (0..20)
+            .map(|_| {
+                let (store, delta) = (store.clone(), delta.clone());
+                tokio::spawn(async move { store.add_counts(scope, &delta).await })
+            })
+            .collect();
+        // Writes that stage counts, then fail or panic: theirs must not be added.
+        let undone: Vec<_> = [false, true]
+            .into_iter()
+            .map(|panics| {
+                let store = store.clone();
+                let adding = Adding::new(&[scope], &CountDelta::one("sent"));
+                tokio::spawn(async move {
+                    store
+                        .run(Access::Write, move |tx| -> Result<(), Fail> {
+                            adding.run(tx)?;
+                            if panics {
+                                panic!("boom");
+                            }
+                            Err(Conflict::AlreadyExists.into())
+                        })
+                        .await
+                })
+            })
+            .collect();
+        busy.await.unwrap();
+        for w in writes {
+            w.await.unwrap().unwrap();
+        }
+        for u in undone {
+            assert!(u.await.unwrap().is_err());
+        }
+        let groups = store.writer.groups.load(Ordering::Relaxed) - before;
+        let counts = store.get_counts(scope).await.unwrap();
+        assert_eq!(
+            (counts.targeted, counts.sent),
+            (20, 40),
+            "every kept write counted once, the undone ones not at all"
+        );
+        // The busy writer's group and the `changes` reads add none; each group of count
+        // writes upserts the two counters once.
+        let upserts = store.on_writer(|conn| conn.total_changes()).await - before_changes;
+        assert!(
+            upserts <= 2 * groups,
+            "{upserts} rows changed for 20 writes in {groups} groups: not one upsert per counter per group"
+        );
+        assert!(groups <= 3, "22 queued writes took {groups} groups");
     }
 
     #[tokio::test]
