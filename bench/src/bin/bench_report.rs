@@ -160,11 +160,22 @@ fn b3(part: &Value, rows: &mut Vec<Row>) {
     sizes.sort_by_key(|(n, _)| *n);
     for (n, v) in &sizes {
         let rate = num(v, "messagesPerSecond").unwrap_or(0.0);
+        let runs: Vec<f64> = v
+            .get("runsMessagesPerSecond")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_f64).collect())
+            .unwrap_or_default();
+        let spread = if runs.len() > 1 {
+            let rates: Vec<String> = runs.iter().map(|r| grouped(*r)).collect();
+            format!("; median of {} runs: {}", runs.len(), rates.join(", "))
+        } else {
+            String::new()
+        };
         rows.push(Row::new(
             "B3 fan-out",
             format!("{} recipients: messages/s", grouped(*n as f64)),
             format!(
-                "{} msg/s ({:.1} s)",
+                "{} msg/s ({:.1} s{spread})",
                 grouped(rate),
                 num(v, "seconds").unwrap_or(f64::NAN)
             ),

@@ -10,9 +10,13 @@
 //! that moment, N / time in messages per second, and the server's peak RSS (`VmHWM`, with
 //! `VmRSS` sampled at every poll).
 //!
-//! `fanout --herald target/release/herald --sizes 100000,1000000 [--pipeline-rate N]
+//! A size written `100000x3` is run three times, each on a fresh data directory, and its figures
+//! are those of the median run by messages per second (`runsMessagesPerSecond` lists every
+//! run's): on a shared machine single runs spread ±15%.
+//!
+//! `fanout --herald target/release/herald --sizes 100000x3,1000000 [--pipeline-rate N]
 //!  [--json FILE]`: the JSON is `{"<N>": {"seconds", "messagesPerSecond", "peakRssMb",
-//! "loadSeconds", …}, …}`.
+//! "loadSeconds", "runsMessagesPerSecond", …}, …}`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -44,9 +48,10 @@ struct Args {
     /// The `herald` binary (a release build).
     #[arg(long)]
     herald: PathBuf,
-    /// Audience sizes, run in this order, each on a fresh data directory.
+    /// Audience sizes, run in this order, each on a fresh data directory; `SIZExN` runs a size
+    /// N times and keeps the median run.
     #[arg(long, value_delimiter = ',', default_value = "100000,1000000")]
-    sizes: Vec<usize>,
+    sizes: Vec<SizeRuns>,
     /// B1's Herald email pipeline rate, messages per second on one core.
     #[arg(long)]
     pipeline_rate: Option<f64>,
@@ -98,6 +103,31 @@ enum FanoutError {
     NoSizes,
 }
 
+/// An audience size and how many times to run it (`100000` or `100000x3`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct SizeRuns {
+    size: usize,
+    runs: usize,
+}
+
+impl std::str::FromStr for SizeRuns {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (size, runs) = s.split_once('x').unwrap_or((s, "1"));
+        let number = |text: &str, what: &str| {
+            text.trim()
+                .parse::<usize>()
+                .map_err(|e| format!("{what} in {s:?}: {e}"))
+        };
+        let (size, runs) = (number(size, "the size")?, number(runs, "the run count")?);
+        if runs == 0 {
+            return Err(format!("{s:?}: a size is run at least once"));
+        }
+        Ok(Self { size, runs })
+    }
+}
+
 /// What one audience size measured.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -127,6 +157,9 @@ struct Figures {
     pipeline_ratio: Option<f64>,
     /// The execution's counts at the end.
     counts: Value,
+    /// Messages per second of every run of this size, in run order (these figures are the
+    /// median run's).
+    runs_messages_per_second: Vec<f64>,
 }
 
 /// What the setup created.
@@ -143,7 +176,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: &Args) -> Result<(), FanoutError> {
-    let sizes: Vec<usize> = args.sizes.iter().copied().filter(|n| *n > 0).collect();
+    let sizes: Vec<SizeRuns> = args.sizes.iter().copied().filter(|s| s.size > 0).collect();
     if sizes.is_empty() {
         return Err(FanoutError::NoSizes);
     }
@@ -157,19 +190,26 @@ async fn run(args: &Args) -> Result<(), FanoutError> {
     }
     let mut all = serde_json::Map::new();
     let mut peaks: Vec<(usize, f64)> = Vec::new();
-    for &size in &sizes {
-        let data_dir = std::env::temp_dir().join(format!(
-            "herald-fanout-{size}-{}-{}",
-            std::process::id(),
-            jiff::Timestamp::now().as_millisecond()
-        ));
-        let measured = one_size(args, size, cores, &data_dir).await;
-        if args.keep_data {
-            println!("B3 {size}: data kept in {}", data_dir.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&data_dir);
+    for &SizeRuns { size, runs } in &sizes {
+        let mut measured_runs = Vec::with_capacity(runs);
+        for run in 1..=runs {
+            if runs > 1 {
+                println!("B3 {size}: run {run} of {runs}");
+            }
+            measured_runs.push(measure(args, size, cores).await?);
         }
-        let figures = measured?;
+        let figures = median_run(measured_runs);
+        if runs > 1 {
+            let rates: Vec<String> = figures
+                .runs_messages_per_second
+                .iter()
+                .map(|r| format!("{r:.0}"))
+                .collect();
+            println!(
+                "B3 {size}: the median of {runs} runs (msg/s: {})",
+                rates.join(", ")
+            );
+        }
         println!(
             "B3 {size}: {:.2} s, {:.0} msg/s, peak RSS {:.1} MB",
             figures.seconds, figures.messages_per_second, figures.peak_rss_mb
@@ -213,6 +253,33 @@ async fn run(args: &Args) -> Result<(), FanoutError> {
         })?;
     }
     Ok(())
+}
+
+/// One run of `size` on a fresh data directory (removed afterwards unless `--keep-data`).
+async fn measure(args: &Args, size: usize, cores: usize) -> Result<Figures, FanoutError> {
+    let data_dir = std::env::temp_dir().join(format!(
+        "herald-fanout-{size}-{}-{}",
+        std::process::id(),
+        jiff::Timestamp::now().as_millisecond()
+    ));
+    let measured = one_size(args, size, cores, &data_dir).await;
+    if args.keep_data {
+        println!("B3 {size}: data kept in {}", data_dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&data_dir);
+    }
+    measured
+}
+
+/// The run with the median rate (the lower of the two middle ones for an even count), with
+/// every run's rate in run order.
+fn median_run(runs: Vec<Figures>) -> Figures {
+    let rates: Vec<f64> = runs.iter().map(|f| f.messages_per_second).collect();
+    let mut by_rate = runs;
+    by_rate.sort_by(|a, b| a.messages_per_second.total_cmp(&b.messages_per_second));
+    let mut median = by_rate.swap_remove((by_rate.len() - 1) / 2);
+    median.runs_messages_per_second = rates;
+    median
 }
 
 /// Loads an audience of `size`, restarts Herald, and measures its fan-out.
@@ -315,6 +382,7 @@ async fn one_size(
         cores,
         pipeline_ratio: args.pipeline_rate.map(|p| rate / (p * cores as f64)),
         counts,
+        runs_messages_per_second: vec![rate],
     })
 }
 
@@ -574,5 +642,59 @@ mod tests {
     fn every_final_or_held_outcome_counts_as_recorded_but_targeted_does_not() {
         let counts = json!({"targeted": 9, "sent": 5, "excluded": 2, "queued": 1, "failed": 0});
         assert_eq!(recorded(&counts), 8);
+    }
+
+    fn run_at(rate: f64) -> Figures {
+        Figures {
+            seconds: 1.0,
+            messages_per_second: rate,
+            peak_rss_mb: rate / 100.0,
+            sampled_peak_rss_mb: 0.0,
+            idle_rss_mb: 0.0,
+            cpu_seconds: 1.0,
+            messages_per_cpu_second: rate,
+            load_seconds: 0.0,
+            import_seconds: 0.0,
+            members_seconds: 0.0,
+            cores: 2,
+            pipeline_ratio: None,
+            counts: Value::Null,
+            runs_messages_per_second: vec![rate],
+        }
+    }
+
+    #[test]
+    fn a_size_may_name_its_run_count() {
+        assert_eq!(
+            "100000".parse::<SizeRuns>(),
+            Ok(SizeRuns {
+                size: 100_000,
+                runs: 1
+            })
+        );
+        assert_eq!(
+            "2000x3".parse::<SizeRuns>(),
+            Ok(SizeRuns {
+                size: 2000,
+                runs: 3
+            })
+        );
+        assert!("2000x0".parse::<SizeRuns>().is_err());
+        assert!("x3".parse::<SizeRuns>().is_err());
+        assert!("2000x".parse::<SizeRuns>().is_err());
+    }
+
+    #[test]
+    fn the_median_run_is_kept_with_every_runs_rate_in_order() {
+        let median = median_run(vec![run_at(300.0), run_at(100.0), run_at(200.0)]);
+        assert_eq!(median.messages_per_second, 200.0);
+        assert_eq!(median.peak_rss_mb, 2.0, "the median run's other figures");
+        assert_eq!(median.runs_messages_per_second, [300.0, 100.0, 200.0]);
+        let lower = median_run(vec![run_at(400.0), run_at(100.0)]);
+        assert_eq!(lower.messages_per_second, 100.0);
+        assert_eq!(
+            median_run(vec![run_at(5.0)]).runs_messages_per_second,
+            [5.0]
+        );
     }
 }
