@@ -149,6 +149,7 @@ macro_rules! __execution_contract_cases {
             an_execution_without_messages_lists_one_empty_page
             a_message_is_found_by_the_provider_id_an_update_gave_it
             a_changed_provider_id_finds_the_message_and_the_old_or_a_refused_one_does_not
+            only_an_email_is_found_by_its_provider_id
             concurrent_claims_of_one_message_let_exactly_one_win
             a_message_write_adds_its_counts_to_its_execution_and_campaign_version
             a_refused_message_write_counts_nothing
@@ -1384,6 +1385,42 @@ pub async fn a_message_is_found_by_the_provider_id_an_update_gave_it<S: Executio
         Some(bounced),
         "the latest record is found"
     );
+}
+
+/// Only email has per-message provider feedback (SES events); an SMS or push message keeps its
+/// provider id in its record but is not findable by it.
+pub async fn only_an_email_is_found_by_its_provider_id<S: ExecutionStores>(store: &S) {
+    let campaign = CampaignId::new();
+    let execution = ExecutionId::new();
+    for (n, channel, provider_id) in [
+        (1, Channel::Email, "only-email-ses"),
+        (2, Channel::Sms, "only-email-sms"),
+        (3, Channel::Push, "only-email-push"),
+    ] {
+        let mut m = message(execution, campaign, n);
+        m.channel = channel;
+        m.id = MessageId::derive(execution, &m.recipient, channel);
+        assert_eq!(claim(store, &m).await, Claim::Claimed);
+        let s = sent(&m, provider_id);
+        ok(
+            store
+                .update_message(&s, OutcomeKind::Pending, &CountDelta::default())
+                .await,
+            "Pending -> Sent",
+        );
+        let found = ok(
+            store.find_message_by_provider_id(provider_id).await,
+            "finding a message by provider id",
+        );
+        let expected = (channel == Channel::Email).then_some(s.clone());
+        assert_eq!(found, expected, "{channel} message by its provider id");
+        let stored = ok(store.get_message(&s.id).await, "reading the message");
+        assert_eq!(
+            stored.and_then(|r| r.provider_message_id),
+            Some(provider_id.to_string()),
+            "the record keeps its provider id"
+        );
+    }
 }
 
 /// Adapters may make a message findable by a provider id before (or without) the message

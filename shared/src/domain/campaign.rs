@@ -33,6 +33,13 @@ impl Channel {
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|c| c.as_str() == s)
     }
+
+    /// Whether the provider reports on each message afterwards: SES publishes deliveries,
+    /// bounces and complaints of an email. SNS publishes nothing per SMS or push message (SMS
+    /// delivery status goes to CloudWatch Logs; push platform events are about endpoints).
+    pub fn has_message_feedback(self) -> bool {
+        matches!(self, Channel::Email)
+    }
 }
 
 impl fmt::Display for Channel {

@@ -419,6 +419,18 @@ pub struct MessageRecord {
     pub updated_at: Timestamp,
 }
 
+impl MessageRecord {
+    /// The provider message id by which feedback events find this message: its provider id,
+    /// when its channel has per-message feedback ([`Channel::has_message_feedback`]). Stores
+    /// make only these findable (an SMS or push message's id would cost a lookup entry that
+    /// no event ever reads).
+    pub fn feedback_id(&self) -> Option<&str> {
+        self.provider_message_id
+            .as_deref()
+            .filter(|_| self.channel.has_message_feedback())
+    }
+}
+
 /// One recipient's work: everything the pipeline needs to process them, kept when a message
 /// must wait (quiet hours) and carried by audience batches.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -145,7 +145,8 @@ pub trait MessageStore: Send + Sync {
     /// Replaces the record, with its counts, if its stored outcome is `expected`
     /// (`Conflict(RevisionMismatch)` otherwise, also when it does not exist; nothing is
     /// counted then). When the new record has a
-    /// `provider_message_id`, it becomes findable by it. The write of the record is atomic;
+    /// [`MessageRecord::feedback_id`] (a provider id, on a channel with per-message feedback),
+    /// it becomes findable by it. The write of the record is atomic;
     /// the lookup by provider id may be written first and separately (DynamoDB), so
     /// [`MessageStore::find_message_by_provider_id`] returns a message only while its stored
     /// record carries that id.
@@ -180,7 +181,8 @@ pub trait MessageStore: Send + Sync {
         execution: ExecutionId,
         page: &PageRequest,
     ) -> impl Future<Output = StoreResult<Page<MessageRecord>>> + Send;
-    /// The message a provider (SES/SNS) message id belongs to, for feedback events.
+    /// The message a provider message id belongs to, for feedback events: only messages of
+    /// channels with per-message feedback (email) are found ([`MessageRecord::feedback_id`]).
     fn find_message_by_provider_id(
         &self,
         provider_message_id: &str,

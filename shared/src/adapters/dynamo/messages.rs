@@ -2,9 +2,12 @@
 //! index `gsi2` (`gsi2pk = messages#{executionId}`, `gsi2sk = {messageId}`), then read with
 //! BatchGetItem. Keys only, so that an outcome's write (whose keys never change) does not
 //! rewrite an index entry: a message's claim writes its entry, its outcome and every feedback
-//! move do not. A message with a provider
-//! message id is findable by it through a pointer item at
-//! `pk = providerMessage#{providerMessageId}, sk = _` (`messageId`).
+//! move do not.
+//!
+//! A message with a feedback id ([`MessageRecord::feedback_id`]: an email's provider message
+//! id) is findable by it through a pointer item at `pk = providerMessage#{providerMessageId},
+//! sk = _` (`messageId`). SMS and push messages get none: no event ever looks them up, so a
+//! pointer would be a write unit for nothing.
 //!
 //! The pointer is a plain PutItem written **before** the message write that gives the message
 //! its provider id, not in a transaction with it (a transaction costs two write units per
@@ -89,7 +92,7 @@ impl DynamoStore {
     /// The record's conditional write (see [`MessageStore::claim_message`]).
     async fn claim_record(&self, message: &MessageRecord) -> StoreResult<Claim> {
         let item = message_item(message)?;
-        if let Some(provider_id) = &message.provider_message_id {
+        if let Some(provider_id) = message.feedback_id() {
             // Pointer first (see the module documentation): a refused claim leaves a pointer
             // to a message that does not carry this id, which finds nothing.
             self.put(pointer_item(provider_id, &message.id)).await?;
@@ -107,7 +110,7 @@ impl DynamoStore {
         expected: OutcomeKind,
     ) -> StoreResult<()> {
         let item = message_item(message)?;
-        let Some(provider_id) = &message.provider_message_id else {
+        let Some(provider_id) = message.feedback_id() else {
             return match self.put_if(item, outcome_is(expected)?).await? {
                 Written::Done => Ok(()),
                 Written::Refused(_) => Err(mismatch()),
@@ -266,6 +269,6 @@ impl MessageStore for DynamoStore {
         Ok(self
             .get_message(&id)
             .await?
-            .filter(|m| m.provider_message_id.as_deref() == Some(provider_message_id)))
+            .filter(|m| m.feedback_id() == Some(provider_message_id)))
     }
 }

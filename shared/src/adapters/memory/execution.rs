@@ -84,9 +84,9 @@ impl ExecutionState {
     }
 
     fn index_provider_id(&mut self, message: &MessageRecord) {
-        if let Some(provider) = &message.provider_message_id {
+        if let Some(provider) = message.feedback_id() {
             self.provider_ids
-                .insert(provider.clone(), message.id.clone());
+                .insert(provider.to_string(), message.id.clone());
         }
     }
 }

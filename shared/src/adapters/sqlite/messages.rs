@@ -1,5 +1,6 @@
-//! Messages in the `messages` table: the outcome and provider message id are columns (for the
-//! conditional update and the feedback lookup), the record is the body.
+//! Messages in the `messages` table: the outcome and the feedback id (the provider message id
+//! of an email, [`MessageRecord::feedback_id`]) are columns (for the conditional update and
+//! the feedback lookup), the record is the body.
 
 use rusqlite::{OptionalExtension, params};
 
@@ -27,7 +28,7 @@ impl MessageStore for SqliteStore {
         let id = message.id.as_str().to_string();
         let execution = message.execution_id.to_string();
         let outcome = message.outcome.as_str();
-        let provider = message.provider_message_id.clone();
+        let provider = message.feedback_id().map(str::to_string);
         let body = encode(message)?;
         let existing = self
             .run(Access::Write, move |tx| {
@@ -63,7 +64,7 @@ impl MessageStore for SqliteStore {
         let adding = Adding::new(&CountScope::of_message(message), counts);
         let id = message.id.as_str().to_string();
         let outcome = message.outcome.as_str();
-        let provider = message.provider_message_id.clone();
+        let provider = message.feedback_id().map(str::to_string);
         let body = encode(message)?;
         let expected = expected.as_str();
         self.run(Access::Write, move |tx| {
