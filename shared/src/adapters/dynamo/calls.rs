@@ -70,6 +70,41 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(25u64 << attempt.min(6))
 }
 
+/// Sends `pending` with `call`, which returns what it got and what DynamoDB left unprocessed
+/// (BatchWriteItem, BatchGetItem), then sends what was left, with backoff, until nothing is;
+/// more than [`BATCH_ATTEMPTS`] calls is an error naming `operation`. Returns everything the
+/// calls got.
+async fn until_processed<T, O, F, Fut>(
+    operation: &'static str,
+    mut pending: Vec<T>,
+    mut call: F,
+) -> StoreResult<Vec<O>>
+where
+    F: FnMut(Vec<T>) -> Fut,
+    Fut: Future<Output = StoreResult<(Vec<O>, Vec<T>)>>,
+{
+    let mut got = Vec::new();
+    let mut attempt = 0;
+    loop {
+        let (items, left) = call(pending).await?;
+        got.extend(items);
+        if left.is_empty() {
+            return Ok(got);
+        }
+        attempt += 1;
+        if attempt >= BATCH_ATTEMPTS {
+            return Err(DynamoError::Unprocessed {
+                operation,
+                remaining: left.len(),
+                attempts: attempt,
+            }
+            .into());
+        }
+        tokio::time::sleep(backoff(attempt)).await;
+        pending = left;
+    }
+}
+
 /// How a transaction ended when it did not commit.
 pub(crate) enum TxError {
     /// These items' conditions failed (indices into the request).
@@ -367,9 +402,7 @@ impl DynamoStore {
     /// backoff. Not atomic; every request must be idempotent.
     pub(crate) async fn batch_write(&self, requests: Vec<WriteRequest>) -> StoreResult<()> {
         for chunk in requests.chunks(BATCH_SIZE) {
-            let mut pending = chunk.to_vec();
-            let mut attempt = 0;
-            loop {
+            until_processed("BatchWriteItem", chunk.to_vec(), |pending| async move {
                 let out = self
                     .client
                     .batch_write_item()
@@ -381,21 +414,9 @@ impl DynamoStore {
                     .unprocessed_items
                     .and_then(|mut m| m.remove(&self.table))
                     .unwrap_or_default();
-                if left.is_empty() {
-                    break;
-                }
-                attempt += 1;
-                if attempt >= BATCH_ATTEMPTS {
-                    return Err(DynamoError::Unprocessed {
-                        operation: "BatchWriteItem",
-                        remaining: left.len(),
-                        attempts: attempt,
-                    }
-                    .into());
-                }
-                tokio::time::sleep(backoff(attempt)).await;
-                pending = left;
-            }
+                Ok((Vec::<()>::new(), left))
+            })
+            .await?;
         }
         Ok(())
     }
@@ -414,9 +435,7 @@ impl DynamoStore {
         });
         let mut found = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(BATCH_GET_SIZE) {
-            let mut pending = chunk.to_vec();
-            let mut attempt = 0;
-            loop {
+            let got = until_processed("BatchGetItem", chunk.to_vec(), |pending| async move {
                 let request = KeysAndAttributes::builder()
                     .set_keys(Some(pending))
                     .consistent_read(true)
@@ -429,31 +448,19 @@ impl DynamoStore {
                     .send()
                     .await
                     .map_err(|e| self.sdk_error("BatchGetItem", e))?;
-                found.extend(
-                    out.responses
-                        .and_then(|mut r| r.remove(&self.table))
-                        .unwrap_or_default(),
-                );
+                let items = out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default();
                 let left = out
                     .unprocessed_keys
                     .and_then(|mut m| m.remove(&self.table))
                     .map(|k| k.keys)
                     .unwrap_or_default();
-                if left.is_empty() {
-                    break;
-                }
-                attempt += 1;
-                if attempt >= BATCH_ATTEMPTS {
-                    return Err(DynamoError::Unprocessed {
-                        operation: "BatchGetItem",
-                        remaining: left.len(),
-                        attempts: attempt,
-                    }
-                    .into());
-                }
-                tokio::time::sleep(backoff(attempt)).await;
-                pending = left;
-            }
+                Ok((items, left))
+            })
+            .await?;
+            found.extend(got);
         }
         Ok(found)
     }
@@ -632,5 +639,50 @@ impl DynamoStore {
             .await
             .map_err(|e| self.sdk_error("GetItem", e))?;
         Ok(out.item)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn what_a_batch_call_leaves_is_sent_again_until_nothing_is() {
+        let mut sent = Vec::new();
+        let got = until_processed("BatchGetItem", vec![1, 2, 3, 4], |pending: Vec<u32>| {
+            sent.push(pending.clone());
+            // Each call processes the first of what it is given and leaves the rest.
+            let (first, rest) = pending.split_at(1);
+            let (first, rest) = (first.to_vec(), rest.to_vec());
+            async move { Ok((first, rest)) }
+        })
+        .await
+        .unwrap();
+        assert_eq!(got, [1, 2, 3, 4]);
+        assert_eq!(sent, [vec![1, 2, 3, 4], vec![2, 3, 4], vec![3, 4], vec![4]]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_call_that_keeps_leaving_items_fails_after_its_attempts() {
+        let mut calls = 0;
+        let err = until_processed("BatchWriteItem", vec![1, 2], |pending: Vec<u32>| {
+            calls += 1;
+            async move { Ok((Vec::<()>::new(), pending)) }
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(calls, BATCH_ATTEMPTS);
+        let mut chain = vec![err.to_string()];
+        let mut source = std::error::Error::source(&err);
+        while let Some(e) = source {
+            chain.push(e.to_string());
+            source = e.source();
+        }
+        assert!(
+            chain
+                .iter()
+                .any(|t| t == "DynamoDB BatchWriteItem left 2 item(s) unprocessed after 8 attempts"),
+            "{chain:?}"
+        );
     }
 }
