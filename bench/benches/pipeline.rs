@@ -607,6 +607,13 @@ fn mark_ran(kind: Kind, ceiling: bool) {
     RAN[kind as usize][usize::from(ceiling)].store(true, Ordering::Relaxed);
 }
 
+/// Whether both of `kind`'s benchmarks ran, so that they can be compared.
+fn ran_both(kind: Kind) -> bool {
+    RAN[kind as usize]
+        .iter()
+        .all(|ran| ran.load(Ordering::Relaxed))
+}
+
 fn pipeline(c: &mut Criterion, rt: &Runtime, ceiling: &Ceiling, timer: Timer) {
     let mut group = c.benchmark_group("pipeline");
     group.throughput(Throughput::Elements(1));
@@ -675,8 +682,7 @@ fn summary(since: SystemTime, timer: Timer) {
     let mut printed = false;
     let mean = |name: &str| dirs.iter().find_map(|d| mean_ns(d, name, since));
     for kind in Kind::ALL {
-        let ran = &RAN[kind as usize];
-        if !ran[0].load(Ordering::Relaxed) || !ran[1].load(Ordering::Relaxed) {
+        if !ran_both(kind) {
             continue;
         }
         let herald = mean(&format!("{}_herald", kind.name()));
@@ -703,25 +709,18 @@ fn summary(since: SystemTime, timer: Timer) {
 const PAIRED_ROUNDS: usize = 15;
 const PAIRED_ROUND: Duration = Duration::from_millis(150);
 
-/// The paired ratios of one channel: ceiling time over Herald's time for the same number of
-/// messages, one per round, sorted.
-struct Paired {
-    ratios: Vec<f64>,
-    messages: u64,
-}
-
-impl Paired {
-    fn median(&self) -> f64 {
-        let n = self.ratios.len();
-        if n % 2 == 1 {
-            self.ratios[n / 2]
-        } else {
-            (self.ratios[n / 2 - 1] + self.ratios[n / 2]) / 2.0
-        }
+/// The median of sorted, non-empty `values`.
+fn median(values: &[f64]) -> f64 {
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
     }
 }
 
-/// Alternates Herald and the ceiling for `rounds` rounds of `messages` each.
+/// Alternates Herald and the ceiling for `rounds` rounds of `messages` each: each round's
+/// ceiling time over Herald's time for the same messages, sorted.
 fn paired(
     kind: Kind,
     rt: &Runtime,
@@ -729,7 +728,7 @@ fn paired(
     timer: Timer,
     rounds: usize,
     messages: u64,
-) -> Paired {
+) -> Vec<f64> {
     let mut ratios: Vec<f64> = (0..rounds)
         .map(|_| {
             let herald = rt.block_on(herald_sample(kind, messages, timer));
@@ -742,7 +741,7 @@ fn paired(
         })
         .collect();
     ratios.sort_by(f64::total_cmp);
-    Paired { ratios, messages }
+    ratios
 }
 
 /// Runs the paired comparison of every channel whose two benchmarks criterion ran, sizing each
@@ -754,42 +753,44 @@ fn paired_summary(since: SystemTime, rt: &Runtime, ceiling: &Ceiling, timer: Tim
         .filter(|n| *n > 0)
         .unwrap_or(PAIRED_ROUNDS);
     let dirs = criterion_dirs();
-    let Some(dir) = dirs.iter().find(|d| {
-        mean_ns(d, "email_herald", since).is_some()
-            || mean_ns(d, "sms_herald", since).is_some()
-            || mean_ns(d, "push_herald", since).is_some()
-    }) else {
-        return;
-    };
+    // Written beside the criterion results it was sized from.
+    let mut written_in = None;
     let mut out = serde_json::Map::new();
     for kind in Kind::ALL {
-        let ran = &RAN[kind as usize];
-        if !ran[0].load(Ordering::Relaxed) || !ran[1].load(Ordering::Relaxed) {
+        if !ran_both(kind) {
             continue;
         }
-        let Some(herald_ns) = mean_ns(dir, &format!("{}_herald", kind.name()), since) else {
+        let name = format!("{}_herald", kind.name());
+        let Some((dir, herald_ns)) = dirs
+            .iter()
+            .find_map(|d| mean_ns(d, &name, since).map(|ns| (d, ns)))
+        else {
             continue;
         };
+        written_in = Some(dir);
         let messages = ((PAIRED_ROUND.as_nanos() as f64 / herald_ns) as u64).max(BATCH_SIZE as u64);
-        let p = paired(kind, rt, ceiling, timer, rounds, messages);
-        let (median, min, max) = (p.median(), p.ratios[0], p.ratios[p.ratios.len() - 1]);
+        let ratios = paired(kind, rt, ceiling, timer, rounds, messages);
+        let (median, min, max) = (median(&ratios), ratios[0], ratios[ratios.len() - 1]);
         println!(
             "B1 {}: paired ratio {:.1}% ({:.1}–{:.1}% over {} rounds of {} messages)",
             kind.name(),
             100.0 * median,
             100.0 * min,
             100.0 * max,
-            p.ratios.len(),
-            p.messages
+            ratios.len(),
+            messages
         );
         out.insert(
             kind.name().into(),
             serde_json::json!({
                 "median": median, "min": min, "max": max,
-                "rounds": p.ratios.len(), "messagesPerRound": p.messages,
+                "rounds": ratios.len(), "messagesPerRound": messages,
             }),
         );
     }
+    let Some(dir) = written_in else {
+        return;
+    };
     let path = dir.join("pipeline").join("paired.json");
     let json = serde_json::to_vec_pretty(&Value::Object(out))
         .unwrap_or_else(|e| panic!("paired.json: {e}"));

@@ -157,8 +157,15 @@ struct Figures {
     pipeline_ratio: Option<f64>,
     /// The execution's counts at the end.
     counts: Value,
-    /// Messages per second of every run of this size, in run order (these figures are the
-    /// median run's).
+}
+
+/// What one audience size measured over its runs: the median run's figures, and every run's
+/// rate in run order.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SizeFigures {
+    #[serde(flatten)]
+    median: Figures,
     runs_messages_per_second: Vec<f64>,
 }
 
@@ -198,9 +205,10 @@ async fn run(args: &Args) -> Result<(), FanoutError> {
             }
             measured_runs.push(measure(args, size, cores).await?);
         }
-        let figures = median_run(measured_runs);
+        let sized = median_run(measured_runs);
+        let figures = &sized.median;
         if runs > 1 {
-            let rates: Vec<String> = figures
+            let rates: Vec<String> = sized
                 .runs_messages_per_second
                 .iter()
                 .map(|r| format!("{r:.0}"))
@@ -229,7 +237,7 @@ async fn run(args: &Args) -> Result<(), FanoutError> {
         peaks.push((size, figures.peak_rss_mb));
         all.insert(
             size.to_string(),
-            serde_json::to_value(&figures).map_err(FanoutError::Encode)?,
+            serde_json::to_value(&sized).map_err(FanoutError::Encode)?,
         );
     }
     if let (Some(small), Some(large)) = (
@@ -273,13 +281,14 @@ async fn measure(args: &Args, size: usize, cores: usize) -> Result<Figures, Fano
 
 /// The run with the median rate (the lower of the two middle ones for an even count), with
 /// every run's rate in run order.
-fn median_run(runs: Vec<Figures>) -> Figures {
-    let rates: Vec<f64> = runs.iter().map(|f| f.messages_per_second).collect();
+fn median_run(runs: Vec<Figures>) -> SizeFigures {
+    let runs_messages_per_second = runs.iter().map(|f| f.messages_per_second).collect();
     let mut by_rate = runs;
     by_rate.sort_by(|a, b| a.messages_per_second.total_cmp(&b.messages_per_second));
-    let mut median = by_rate.swap_remove((by_rate.len() - 1) / 2);
-    median.runs_messages_per_second = rates;
-    median
+    SizeFigures {
+        median: by_rate.swap_remove((by_rate.len() - 1) / 2),
+        runs_messages_per_second,
+    }
 }
 
 /// Loads an audience of `size`, restarts Herald, and measures its fan-out.
@@ -382,7 +391,6 @@ async fn one_size(
         cores,
         pipeline_ratio: args.pipeline_rate.map(|p| rate / (p * cores as f64)),
         counts,
-        runs_messages_per_second: vec![rate],
     })
 }
 
@@ -659,7 +667,6 @@ mod tests {
             cores: 2,
             pipeline_ratio: None,
             counts: Value::Null,
-            runs_messages_per_second: vec![rate],
         }
     }
 
@@ -686,12 +693,15 @@ mod tests {
 
     #[test]
     fn the_median_run_is_kept_with_every_runs_rate_in_order() {
-        let median = median_run(vec![run_at(300.0), run_at(100.0), run_at(200.0)]);
-        assert_eq!(median.messages_per_second, 200.0);
-        assert_eq!(median.peak_rss_mb, 2.0, "the median run's other figures");
-        assert_eq!(median.runs_messages_per_second, [300.0, 100.0, 200.0]);
+        let sized = median_run(vec![run_at(300.0), run_at(100.0), run_at(200.0)]);
+        assert_eq!(sized.median.messages_per_second, 200.0);
+        assert_eq!(
+            sized.median.peak_rss_mb, 2.0,
+            "the median run's other figures"
+        );
+        assert_eq!(sized.runs_messages_per_second, [300.0, 100.0, 200.0]);
         let lower = median_run(vec![run_at(400.0), run_at(100.0)]);
-        assert_eq!(lower.messages_per_second, 100.0);
+        assert_eq!(lower.median.messages_per_second, 100.0);
         assert_eq!(
             median_run(vec![run_at(5.0)]).runs_messages_per_second,
             [5.0]

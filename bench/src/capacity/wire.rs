@@ -211,15 +211,7 @@ fn read_label(op: &str, body: &Value) -> String {
                 None => partition,
             }
         }
-        "BatchGetItem" => joined(
-            body.get("RequestItems")
-                .and_then(Value::as_object)
-                .into_iter()
-                .flat_map(|t| t.values())
-                .filter_map(|t| t.get("Keys")?.as_array())
-                .flatten()
-                .map(|k| entity(s(k, "pk").unwrap_or(""))),
-        ),
+        "BatchGetItem" => joined(batch_keys(op, body).map(|k| entity(s(k, "pk").unwrap_or("")))),
         "TransactGetItems" => joined(
             body.get("TransactItems")
                 .and_then(Value::as_array)
@@ -260,10 +252,7 @@ pub fn parse_request(op: &str, body: &Value) -> Request {
             .and_then(Value::as_bool)
             .unwrap_or(false)
             || batch_tables(op, body).any(|t| t.get("ConsistentRead") == Some(&Value::Bool(true))),
-        keys: batch_tables(op, body)
-            .filter_map(|t| t.get("Keys")?.as_array())
-            .map(|k| k.len() as u64)
-            .sum(),
+        keys: batch_keys(op, body).count() as u64,
     }
 }
 
@@ -274,6 +263,13 @@ fn batch_tables<'a>(op: &str, body: &'a Value) -> impl Iterator<Item = &'a Value
         .flatten()
         .into_iter()
         .flat_map(|t| t.values())
+}
+
+/// The keys a BatchGetItem asks for, in every table (none for other calls).
+fn batch_keys<'a>(op: &str, body: &'a Value) -> impl Iterator<Item = &'a Value> {
+    batch_tables(op, body)
+        .filter_map(|t| t.get("Keys")?.as_array())
+        .flatten()
 }
 
 /// The `ConsumedCapacity` of a response body: an object, or an array (batch and transaction

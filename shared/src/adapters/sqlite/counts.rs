@@ -8,7 +8,7 @@
 //! the counts commit with the writes that made them, or not at all.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use rusqlite::{Transaction, params};
 
@@ -109,23 +109,15 @@ impl Staged {
         if staged.is_empty() {
             return Ok(());
         }
-        let mut sums: HashMap<(&str, &str), i64> = HashMap::new();
-        let mut order = Vec::new();
+        let mut sums: BTreeMap<(&str, &str), i64> = BTreeMap::new();
         for (scope, name, n) in &staged {
-            let sum = sums
-                .entry((scope.as_str(), name.as_str()))
-                .or_insert_with(|| {
-                    order.push((scope.as_str(), name.as_str()));
-                    0
-                });
-            *sum += n;
+            *sums.entry((scope.as_str(), name.as_str())).or_default() += n;
         }
         add(
             tx,
-            order
-                .into_iter()
-                .map(|key| (key.0, key.1, sums[&key]))
-                .filter(|(_, _, n)| *n != 0),
+            sums.into_iter()
+                .filter(|(_, n)| *n != 0)
+                .map(|((scope, name), n)| (scope, name, n)),
         )
     }
 }
