@@ -337,12 +337,12 @@ impl FieldRenderer<'_> {
         if !present {
             return Ok(None);
         }
-        let v = one_line(&self.render(field)?);
+        let v = one_line(self.render(field)?);
         Ok((!v.is_empty()).then_some(v))
     }
 
     fn email(&self, m: &EmailMessage) -> Result<RenderedEmail, RenderError> {
-        let subject = self.required("email.subject", one_line(&self.render("email.subject")?))?;
+        let subject = self.required("email.subject", one_line(self.render("email.subject")?))?;
         let html = self.required("email.html", self.render("email.html")?)?;
         let preheader = self.optional_line("email.preheader", m.preheader.is_some())?;
         let explicit_text = match &m.text {
@@ -421,12 +421,21 @@ impl FieldRenderer<'_> {
 }
 
 /// Replaces every run of line breaks (CR, LF, NEL, LS, PS) with one space and trims: the
-/// result can go into a mail header or a notification title.
-pub fn one_line(s: &str) -> String {
+/// result can go into a mail header or a notification title. A value that is already one
+/// trimmed line is returned as it is, without a copy.
+pub fn one_line(s: String) -> String {
+    const BREAKS: [char; 5] = ['\r', '\n', '\u{85}', '\u{2028}', '\u{2029}'];
+    if !s.contains(BREAKS) {
+        return if s.trim().len() == s.len() {
+            s
+        } else {
+            s.trim().to_string()
+        };
+    }
     let mut out = String::with_capacity(s.len());
     let mut in_break = false;
     for c in s.chars() {
-        if matches!(c, '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}') {
+        if BREAKS.contains(&c) {
             if !in_break {
                 out.push(' ');
                 in_break = true;

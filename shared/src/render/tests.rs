@@ -557,7 +557,9 @@ fn campaign_data_has_the_documented_keys() {
 
 #[test]
 fn one_line_collapses_every_kind_of_line_break() {
-    assert_eq!(one_line("a\r\n\r\nb\u{2028}c\u{85}d\n"), "a b c d");
+    assert_eq!(one_line("a\r\n\r\nb\u{2028}c\u{85}d\n".into()), "a b c d");
+    assert_eq!(one_line("  one line\t".into()), "one line");
+    assert_eq!(one_line("one line".into()), "one line");
 }
 
 #[test]

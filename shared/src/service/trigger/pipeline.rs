@@ -73,11 +73,18 @@ enum Decision {
 /// A rendered message ready for its provider.
 struct Outgoing {
     address: Address,
-    rendered: Rendered,
+    message: RenderedMessage,
     /// Marketing email: the signed one-click unsubscribe link.
     unsubscribe_url: Option<String>,
     /// Marketing: the frequency-cap counters to take when it is sent.
     caps: Vec<CapCounter>,
+}
+
+/// A provider request, built once for all of a message's attempts.
+enum Envelope {
+    Email(EmailEnvelope),
+    Sms(SmsEnvelope),
+    Push(PushEnvelope),
 }
 
 /// How the record of this message is written: claimed fresh, or moved on from `queued`.
@@ -387,18 +394,6 @@ where
                 claim.sign(&self.config.unsubscribe_secret)
             )
         });
-        let rendered = match self.render(
-            ctx,
-            work,
-            profile.as_ref(),
-            &record.recipient,
-            unsubscribe_url.as_deref(),
-        ) {
-            Ok(r) => r,
-            Err(detail) => return Ok(Decision::Exclude(ExclusionReason::RenderError, detail)),
-        };
-        record.variant = Some(rendered.variant.clone());
-        record.locale = rendered.locale.clone();
         let caps = match (marketing, ctx.rule_set.as_ref()) {
             (true, Some(rules)) => {
                 let who = profile_for_rules
@@ -421,9 +416,28 @@ where
             }
             _ => vec![],
         };
+        // The profile is not needed after the render: its attributes become the render data
+        // without a copy.
+        let (attributes, locale) = match profile {
+            Some(p) => (p.attributes, p.locale),
+            None => (Default::default(), None),
+        };
+        let rendered = match self.render(
+            ctx,
+            work,
+            attributes,
+            locale.as_deref(),
+            &record.recipient,
+            unsubscribe_url.as_deref(),
+        ) {
+            Ok(r) => r,
+            Err(detail) => return Ok(Decision::Exclude(ExclusionReason::RenderError, detail)),
+        };
+        record.variant = Some(rendered.variant);
+        record.locale = rendered.locale;
         Ok(Decision::Send(Box::new(Outgoing {
             address,
-            rendered,
+            message: rendered.message,
             unsubscribe_url,
             caps,
         })))
@@ -498,11 +512,11 @@ where
         &self,
         ctx: &CampaignCtx,
         work: &RecipientWork,
-        profile: Option<&Profile>,
+        mut attributes: serde_json::Map<String, serde_json::Value>,
+        locale: Option<&str>,
         key: &RecipientKey,
         unsubscribe_url: Option<&str>,
     ) -> Result<Rendered, String> {
-        let mut attributes = profile.map(|p| p.attributes.clone()).unwrap_or_default();
         for (k, v) in work.recipient.profile.iter().flatten() {
             attributes.insert(k.clone(), v.clone());
         }
@@ -519,7 +533,7 @@ where
         let selection = Selection {
             variant: None,
             bucket: variant_bucket(ctx.campaign.id, &key.to_string()),
-            locale: profile.and_then(|p| p.locale.as_deref()),
+            locale,
         };
         ctx.compiled
             .render(&selection, input)
@@ -566,7 +580,15 @@ where
                 )
                 .await;
         }
-        let result = self.deliver(ctx, &record, &outgoing).await;
+        let Outgoing {
+            address,
+            message,
+            unsubscribe_url,
+            caps,
+        } = outgoing;
+        let result = self
+            .deliver(ctx, &record, &address, message, unsubscribe_url)
+            .await;
         record.updated_at = self.clock.now();
         let delta = match result {
             Ok(Accepted {
@@ -592,7 +614,7 @@ where
                 self.store
                     .put_suppression(&Suppression {
                         channel: Channel::Push,
-                        address: outgoing.address.key(),
+                        address: address.key(),
                         reason: SuppressionReason::PushEndpointDisabled,
                         note: Some("the SNS endpoint was disabled".into()),
                         created_at: record.updated_at,
@@ -628,20 +650,23 @@ where
         };
         if record.outcome != OutcomeKind::Sent
             && record.outcome != OutcomeKind::Unknown
-            && !outgoing.caps.is_empty()
+            && !caps.is_empty()
         {
-            self.store.decrement(&outgoing.caps).await?;
+            self.store.decrement(&caps).await?;
         }
         self.settle(ctx, record, base.plus(delta)).await
     }
 
     /// One provider call per attempt; throttling (and failures before the request left) are
-    /// retried with exponential back-off up to the configured attempts.
+    /// retried with exponential back-off up to the configured attempts. The provider request
+    /// is built once, taking the rendered content.
     async fn deliver(
         &self,
         ctx: &CampaignCtx,
         record: &MessageRecord,
-        outgoing: &Outgoing,
+        address: &Address,
+        message: RenderedMessage,
+        unsubscribe_url: Option<String>,
     ) -> Result<Accepted, SendError> {
         let tags = MessageTags {
             message_id: record.id.clone(),
@@ -649,10 +674,15 @@ where
             campaign_id: record.campaign_id,
             campaign_version: record.campaign_version,
         };
+        let envelope = self.envelope(ctx, tags, address, message, unsubscribe_url)?;
         let mut backoff = self.config.throttle_backoff;
         let mut attempt = 1;
         loop {
-            let result = self.deliver_once(ctx, tags.clone(), outgoing).await;
+            let result = match &envelope {
+                Envelope::Email(e) => self.delivery.send_email(e).await,
+                Envelope::Sms(e) => self.delivery.send_sms(e).await,
+                Envelope::Push(e) => self.delivery.send_push(e).await,
+            };
             match result {
                 Err(SendError::Throttled { retry_after })
                     if attempt < self.config.throttle_attempts =>
@@ -669,15 +699,18 @@ where
         }
     }
 
-    async fn deliver_once(
+    /// The provider request for the address's channel.
+    fn envelope(
         &self,
         ctx: &CampaignCtx,
         tags: MessageTags,
-        outgoing: &Outgoing,
-    ) -> Result<Accepted, SendError> {
+        address: &Address,
+        message: RenderedMessage,
+        unsubscribe_url: Option<String>,
+    ) -> Result<Envelope, SendError> {
         let spec = &ctx.version.spec;
         let settings = ctx.channel_config.as_ref().map(|c| &c.spec.settings);
-        match (&outgoing.address, &outgoing.rendered.message) {
+        match (address, message) {
             (Address::Email(to), RenderedMessage::Email(content)) => {
                 let Some(ChannelSettings::Email(email)) = settings else {
                     return Err(SendError::Rejected {
@@ -685,7 +718,7 @@ where
                             .into(),
                     });
                 };
-                let envelope = EmailEnvelope {
+                Ok(Envelope::Email(EmailEnvelope {
                     tags,
                     from_address: email.from_address.to_string(),
                     from_name: email.from_name.clone(),
@@ -695,24 +728,21 @@ where
                         .configuration_set
                         .clone()
                         .or_else(|| self.config.default_configuration_set.clone()),
-                    list_unsubscribe: outgoing
-                        .unsubscribe_url
-                        .clone()
+                    list_unsubscribe: unsubscribe_url
                         .filter(|_| email.list_unsubscribe)
                         .map(|url| ListUnsubscribe { url }),
-                    content: content.clone(),
-                };
-                self.delivery.send_email(&envelope).await
+                    content,
+                }))
             }
             (Address::Sms(to), RenderedMessage::Sms(sms)) => {
                 let sms_settings = match settings {
                     Some(ChannelSettings::Sms(s)) => s.clone(),
                     _ => Default::default(),
                 };
-                let envelope = SmsEnvelope {
+                Ok(Envelope::Sms(SmsEnvelope {
                     tags,
                     to: to.to_string(),
-                    text: sms.text.clone(),
+                    text: sms.text,
                     sms_type: match spec.campaign_type {
                         CampaignType::Transactional => {
                             crate::domain::channel_config::SmsType::Transactional
@@ -721,13 +751,9 @@ where
                             crate::domain::channel_config::SmsType::Promotional
                         }
                     },
-                    sender_id: sms_settings.sender_id.clone(),
-                    origination_number: sms_settings
-                        .origination_number
-                        .as_ref()
-                        .map(|n| n.to_string()),
-                };
-                self.delivery.send_sms(&envelope).await
+                    sender_id: sms_settings.sender_id,
+                    origination_number: sms_settings.origination_number.map(|n| n.to_string()),
+                }))
             }
             (
                 Address::Push {
@@ -736,16 +762,13 @@ where
                     platform_application_arn,
                 },
                 RenderedMessage::Push(push),
-            ) => {
-                let envelope = PushEnvelope {
-                    tags,
-                    platform: *platform,
-                    token: token.clone(),
-                    platform_application_arn: platform_application_arn.clone(),
-                    content: push.clone(),
-                };
-                self.delivery.send_push(&envelope).await
-            }
+            ) => Ok(Envelope::Push(PushEnvelope {
+                tags,
+                platform: *platform,
+                token: token.clone(),
+                platform_application_arn: platform_application_arn.clone(),
+                content: push,
+            })),
             _ => Err(SendError::Rejected {
                 reason: "the rendered content does not match the address's channel".into(),
             }),
