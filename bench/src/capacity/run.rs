@@ -288,3 +288,29 @@ fn sqs_event(jobs: &[Job], invocation: u64) -> Result<SqsEvent, RunError> {
         .collect::<Result<Vec<Value>, RunError>>()?;
     parse("SQS event", json!({ "Records": records }))
 }
+
+#[cfg(test)]
+mod tests {
+    use herald_tests::dynamo_local;
+
+    use super::*;
+
+    /// A new unitary execution has no messages yet, so a trigger looks none up before it
+    /// claims its message: that read could only find nothing. (A resumed attempt does look;
+    /// the service's tests cover it.)
+    #[tokio::test]
+    async fn a_new_unitary_trigger_reads_no_message_before_it_claims_one() {
+        let world = World::new(&dynamo_local::endpoint(), 2).await.unwrap();
+        let campaign = world.transactional_email().await.unwrap();
+        let (phase, _) = world.run_unitary(campaign, 2).await.unwrap();
+        let calls: Vec<&String> = phase.ledger.calls.keys().collect();
+        assert!(
+            !calls
+                .iter()
+                .any(|c| c.contains("GetItem") && c.ends_with(" message")),
+            "{calls:?}"
+        );
+        assert_eq!(phase.ledger.calls["PutItem message"].calls, 4, "{calls:?}");
+        world.drop_table().await.unwrap();
+    }
+}

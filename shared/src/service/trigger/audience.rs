@@ -110,7 +110,7 @@ where
         let hash = body_hash(&request);
         let now = self.clock.now();
         let id = match self.accept(&key, &hash, now).await? {
-            Ok(id) => id,
+            Ok((id, _)) => id,
             Err(replay) => return Ok(replay),
         };
         let context = request.context.clone().unwrap_or_default();

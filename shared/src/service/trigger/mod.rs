@@ -464,8 +464,8 @@ where
         };
         let hash = body_hash(&request);
         let now = self.clock.now();
-        let execution_id = match self.accept(&key, &hash, now).await? {
-            Ok(id) => id,
+        let (execution_id, new) = match self.accept(&key, &hash, now).await? {
+            Ok(started) => started,
             Err(replay) => return Ok(replay),
         };
         let context = Arc::new(request.context.clone().unwrap_or_default());
@@ -481,7 +481,19 @@ where
                 profile_id: None,
             })
             .collect();
-        let runs = works.iter().map(|w| (w, None)).collect();
+        // A new execution has no messages yet (a request names each recipient once), so none
+        // is looked up; a resumed one may have some, which the pipeline finds first.
+        let channel = ctx.version.spec.channel;
+        let runs = works
+            .iter()
+            .map(|w| {
+                let fresh = new.then(|| Fresh {
+                    id: pipeline::message_id(channel, w),
+                    profile: None,
+                });
+                (w, fresh)
+            })
+            .collect();
         self.process_all(&ctx, runs, None).await?;
         let execution = self.unitary_execution(&ctx, execution_id, kind, &request, now);
         let stored = accepted(&execution)?;
@@ -509,24 +521,26 @@ where
         })
     }
 
-    /// Begins exactly-once acceptance of `key`: `Ok(Ok(execution id))` to run it, `Ok(Err(reply))`
-    /// to replay a completed request, or the in-flight / body-mismatch refusal.
+    /// Begins exactly-once acceptance of `key`: `Ok(Ok((execution id, new)))` to run it (`new`:
+    /// this attempt started it, rather than resuming an earlier attempt's), `Ok(Err(reply))` to
+    /// replay a completed request, or the in-flight / body-mismatch refusal.
     async fn accept(
         &self,
         key: &RequestKey,
         hash: &str,
         now: Timestamp,
-    ) -> Result<Result<ExecutionId, TriggerReply>, TriggerError> {
+    ) -> Result<Result<(ExecutionId, bool), TriggerReply>, TriggerError> {
         let lease_until = now.saturating_add(self.config.lease).unwrap_or(now);
         let expires_at = now
             .saturating_add(self.config.acceptance_ttl)
             .unwrap_or(now);
+        let proposed = ExecutionId::new();
         match self
             .store
-            .begin_request(key, hash, ExecutionId::new(), now, lease_until, expires_at)
+            .begin_request(key, hash, proposed, now, lease_until, expires_at)
             .await?
         {
-            Begin::Started { execution_id } => Ok(Ok(execution_id)),
+            Begin::Started { execution_id } => Ok(Ok((execution_id, execution_id == proposed))),
             Begin::Completed(stored) => Ok(Err(TriggerReply {
                 status: stored.status,
                 body: stored.body,

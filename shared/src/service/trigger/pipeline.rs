@@ -33,10 +33,11 @@ fn taken(slot: Slot) -> CountDelta {
     }
 }
 
-/// What an audience batch read for a member before running them through the pipeline (it
-/// reads these for all its members together): their message, with this id, did not exist yet,
-/// and this is their profile (`None`: it does not exist). Without it the pipeline looks both
-/// up itself.
+/// What is known of a recipient before the pipeline runs: their message, with this id, does
+/// not exist yet (an audience batch read its members' messages together; a new unitary
+/// execution has none), and for an audience member, their profile as the batch read it
+/// (`None`: it does not exist; unused for a recipient addressed by identity). Without it the
+/// pipeline looks both up itself.
 pub(crate) struct Fresh {
     pub id: MessageId,
     pub profile: Option<Profile>,
