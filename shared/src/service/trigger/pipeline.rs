@@ -324,13 +324,14 @@ where
             Ok(a) => a,
             Err((reason, detail)) => return Ok(Decision::Exclude(reason, detail)),
         };
-        record.address = Some(address.key());
-        if self
+        let address_key = address.key();
+        let suppressed = self
             .store
-            .get_suppression(spec.channel, &address.key())
+            .get_suppression(spec.channel, &address_key)
             .await?
-            .is_some()
-        {
+            .is_some();
+        record.address = Some(address_key);
+        if suppressed {
             return Ok(Decision::Exclude(
                 ExclusionReason::Suppressed,
                 format!("{} is on the suppression list", spec.channel),
@@ -533,7 +534,12 @@ where
         };
         let selection = Selection {
             variant: None,
-            bucket: variant_bucket(ctx.campaign.id, &key.to_string()),
+            // Without variants every bucket gets the base content: no need to hash.
+            bucket: if ctx.version.spec.content.variants.is_empty() {
+                0
+            } else {
+                variant_bucket(ctx.campaign.id, &key.to_string())
+            },
             locale,
         };
         ctx.compiled
