@@ -57,7 +57,9 @@ use herald_core::domain::{
     Execution, ExecutionId, ExecutionKind, ExecutionStatus, Identity, OutcomeKind, ProfileId,
     ProfileUpdate, RuleSet, RuleSetSpec,
 };
-use herald_core::ports::{CountStore, ExecutionStore, FixedClock, Job, MessageStore, PageRequest};
+use herald_core::ports::{
+    CountStore, ExecutionStore, FixedClock, Job, JobDelivery, MessageStore, PageRequest,
+};
 use herald_core::render::{
     CompiledCampaign, RenderInput, RenderedMessage, Selection, TemplateCache,
 };
@@ -345,7 +347,7 @@ impl World {
     async fn run(&self, jobs: &[Job]) {
         for job in jobs {
             self.trigger
-                .run_job(job)
+                .run_job(job, JobDelivery::First)
                 .await
                 .unwrap_or_else(|e| panic!("the {} batch failed: {e}", self.kind.name()));
         }

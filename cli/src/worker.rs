@@ -10,7 +10,9 @@ use tokio::task::JoinSet;
 
 use herald_core::adapters::local_queue::{Leased, LocalQueue};
 use herald_core::http::problem::error_chain;
-use herald_core::ports::{Clock, Delivery, ExecutionStores, Job, Queue, Store, SystemClock};
+use herald_core::ports::{
+    Clock, Delivery, ExecutionStores, Job, JobDelivery, Queue, Store, SystemClock,
+};
 use herald_core::service::trigger::TriggerService;
 
 /// How long a lease lasts, and how long to wait when the queue is empty.
@@ -35,20 +37,21 @@ pub async fn run<S, D, Q>(
             tracing::warn!(error = %error_chain(&e), "could not recover the job queue's leases")
         }
     }
-    let run = move |job: Job| {
+    let run = move |job: Job, delivery: JobDelivery| {
         let trigger = Arc::clone(&trigger);
-        async move { trigger.run_job(&job).await }
+        async move { trigger.run_job(&job, delivery).await }
     };
     serve_jobs(queue, at_once, run).await
 }
 
 /// Leases jobs and runs up to `at_once` of them at a time, each as a task of its own (so they
-/// use every core and a slow job does not hold the others up); a job that ends well is
+/// use every core and a slow job does not hold the others up), telling each whether it is
+/// handed out for the first time (its first lease); a job that ends well is
 /// acknowledged, one that fails is retried later with back-off, one whose task panicked is
 /// leased again when its lease runs out. Never returns.
 pub(crate) async fn serve_jobs<F, Fut, E>(queue: LocalQueue, at_once: usize, run: F)
 where
-    F: Fn(Job) -> Fut,
+    F: Fn(Job, JobDelivery) -> Fut,
     Fut: Future<Output = Result<(), E>> + Send + 'static,
     E: std::error::Error + Send + 'static,
 {
@@ -63,7 +66,7 @@ where
             match queue.receive(free, SystemClock.now(), LEASE).await {
                 Ok(leased) => {
                     for Leased { id, job, attempts } in leased {
-                        let work = run(job);
+                        let work = run(job, JobDelivery::from_count(Some(attempts.into())));
                         let queue = queue.clone();
                         running
                             .spawn(async move { settle(&queue, id, attempts, work.await).await });
@@ -174,12 +177,13 @@ mod tests {
         let seen = Arc::new(Seen::default());
         let run = {
             let seen = Arc::clone(&seen);
-            move |job: Job| {
+            move |job: Job, delivery: JobDelivery| {
                 let seen = Arc::clone(&seen);
                 async move {
                     let Job::Plan { execution_id } = job else {
                         panic!("only plan jobs were queued")
                     };
+                    assert_eq!(delivery, JobDelivery::First, "each job's first lease");
                     let now = seen.now.fetch_add(1, Ordering::SeqCst) + 1;
                     seen.peak.fetch_max(now, Ordering::SeqCst);
                     tokio::time::sleep(Duration::from_millis(30)).await;
@@ -230,7 +234,7 @@ mod tests {
         let done = Arc::new(AtomicUsize::new(0));
         let run = {
             let done = Arc::clone(&done);
-            move |job: Job| {
+            move |job: Job, _: JobDelivery| {
                 let done = Arc::clone(&done);
                 async move {
                     let Job::Plan { execution_id } = job else {

@@ -313,4 +313,31 @@ mod tests {
         assert_eq!(phase.ledger.calls["PutItem message"].calls, 4, "{calls:?}");
         world.drop_table().await.unwrap();
     }
+
+    /// An audience batch the dispatcher gets for the first time (`ApproximateReceiveCount`
+    /// 1) reads its members' profiles but not their messages: none can exist yet.
+    #[tokio::test]
+    async fn a_first_delivered_batch_reads_profiles_but_no_messages() {
+        let world = World::new(&dynamo_local::endpoint(), 3).await.unwrap();
+        let campaign = world.marketing_email(false).await.unwrap();
+        let audience = world.audience(3).await.unwrap();
+        let (phase, _) = world
+            .run_audience(campaign, audience, 3, "b4-first-delivery")
+            .await
+            .unwrap();
+        let calls: Vec<&String> = phase.ledger.calls.keys().collect();
+        assert!(
+            calls
+                .iter()
+                .any(|c| c.contains("GetItem") && c.ends_with(" profile")),
+            "{calls:?}"
+        );
+        assert!(
+            !calls
+                .iter()
+                .any(|c| c.contains("GetItem") && c.ends_with(" message")),
+            "{calls:?}"
+        );
+        world.drop_table().await.unwrap();
+    }
 }

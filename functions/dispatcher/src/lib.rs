@@ -25,7 +25,7 @@
 pub use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use futures_util::stream::{self, StreamExt};
 use herald_core::logging::error_chain;
-use herald_core::ports::{Clock, Delivery, ExecutionStores, Job, Queue, Store};
+use herald_core::ports::{Clock, Delivery, ExecutionStores, Job, JobDelivery, Queue, Store};
 use herald_core::service::trigger::TriggerService;
 use lambda_runtime::LambdaEvent;
 
@@ -106,7 +106,8 @@ where
         }
     };
     let (kind, execution) = describe(&job);
-    match trigger.run_job(&job).await {
+    let delivery = JobDelivery::from_count(receive_count.parse().ok());
+    match trigger.run_job(&job, delivery).await {
         Ok(()) => {
             tracing::debug!(message_id = %message_id, job = kind, execution = %execution, "job done");
             None

@@ -20,7 +20,7 @@ pub use execution::{
     AcceptanceStore, Begin, CapCounter, CapStore, Claim, CountStore, ExecutionStore,
     ExecutionStores, HoldStore, MessageStore, RequestKey, ScheduleStore, StoredResponse,
 };
-pub use queue::{Job, Queue};
+pub use queue::{Job, JobDelivery, Queue};
 pub use webhook::{WebhookError, WebhookSender};
 
 use jiff::Timestamp;

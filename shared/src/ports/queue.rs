@@ -27,7 +27,46 @@ pub enum Job {
     Webhook(crate::domain::webhook::WebhookEvent),
 }
 
+/// Whether the queue hands a job out for the first time, as far as it knows (SQS's
+/// `ApproximateReceiveCount`, the local queue's attempts). A batch handed out the first time
+/// does not read its members' messages before it runs them (none can exist yet; should a
+/// repeated planning step have queued a member twice, the claim finds the first record); one
+/// handed out again reads them and skips the members it already did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobDelivery {
+    First,
+    Again,
+}
+
+impl JobDelivery {
+    /// From the number of times the job was handed out, this time included; anything but 1
+    /// (an unknown count too) is `Again`, which only costs a read.
+    pub fn from_count(count: Option<u64>) -> Self {
+        match count {
+            Some(1) => JobDelivery::First,
+            _ => JobDelivery::Again,
+        }
+    }
+}
+
 pub trait Queue: Clone + Send + Sync + 'static {
     /// Adds jobs to the queue (all or nothing is not required: each job stands alone).
     fn enqueue(&self, jobs: &[Job]) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::JobDelivery;
+
+    #[test]
+    fn only_a_count_of_one_is_a_first_delivery() {
+        assert_eq!(JobDelivery::from_count(Some(1)), JobDelivery::First);
+        for other in [None, Some(0), Some(2), Some(7)] {
+            assert_eq!(
+                JobDelivery::from_count(other),
+                JobDelivery::Again,
+                "{other:?}"
+            );
+        }
+    }
 }

@@ -19,8 +19,8 @@ use crate::domain::{
     ScheduleStatus, ScheduledExecution, ValidationError,
 };
 use crate::ports::{
-    Clock, Delivery, ExecutionStores, Job, PageRequest, Queue, RequestKey, Store, StoreError,
-    StoredResponse,
+    Clock, Delivery, ExecutionStores, Job, JobDelivery, PageRequest, Queue, RequestKey, Store,
+    StoreError, StoredResponse,
 };
 
 /// Members read per planning step.
@@ -234,11 +234,11 @@ where
         Ok(execution)
     }
 
-    /// Runs one job from the queue.
-    pub async fn run_job(&self, job: &Job) -> Result<(), TriggerError> {
+    /// Runs one job from the queue, handed out for the first time or again.
+    pub async fn run_job(&self, job: &Job, delivery: JobDelivery) -> Result<(), TriggerError> {
         match job {
             Job::Plan { execution_id } => self.plan_step(*execution_id).await,
-            Job::Batch(batch) => self.run_batch(batch).await,
+            Job::Batch(batch) => self.run_batch(batch, delivery).await,
             Job::Webhook(event) => self.deliver_webhook(event).await,
         }
     }
@@ -363,7 +363,11 @@ where
     }
 
     /// Runs a batch's members through the pipeline, a few at a time, at the campaign's rate.
-    async fn run_batch(&self, batch: &AudienceBatch) -> Result<(), TriggerError> {
+    async fn run_batch(
+        &self,
+        batch: &AudienceBatch,
+        delivery: JobDelivery,
+    ) -> Result<(), TriggerError> {
         let Some(execution) = self.store.get_execution(batch.execution_id).await? else {
             return Ok(());
         };
@@ -405,16 +409,20 @@ where
             })
             .collect();
         // What the members' runs would each look up, read for the whole batch at once: which
-        // messages exist already (a batch run again), and the others' profiles.
+        // messages exist already (only a batch handed out again can have any), and the
+        // others' profiles.
         let channel = ctx.version.spec.channel;
         let ids: Vec<MessageId> = works.iter().map(|w| message_id(channel, w)).collect();
-        let done: HashSet<MessageId> = self
-            .store
-            .get_messages(&ids)
-            .await?
-            .into_iter()
-            .map(|m| m.id)
-            .collect();
+        let done: HashSet<MessageId> = match delivery {
+            JobDelivery::First => HashSet::new(),
+            JobDelivery::Again => self
+                .store
+                .get_messages(&ids)
+                .await?
+                .into_iter()
+                .map(|m| m.id)
+                .collect(),
+        };
         let fresh: Vec<(&RecipientWork, MessageId)> = works
             .iter()
             .zip(ids)

@@ -14,7 +14,8 @@ use crate::domain::{
 };
 use crate::ports::{
     AcceptanceStore, Accepted, CampaignStore, EmailEnvelope, EmailSender, ExecutionStore,
-    FixedClock, PushEnvelope, PushSender, SendError, SmsEnvelope, SmsSender, SuppressionStore,
+    FixedClock, JobDelivery, PushEnvelope, PushSender, SendError, SmsEnvelope, SmsSender,
+    SuppressionStore,
 };
 use crate::service::{AdminConfig, AdminService};
 
@@ -614,7 +615,10 @@ impl World {
                 return ran;
             }
             for job in jobs {
-                self.trigger.run_job(&job).await.unwrap();
+                self.trigger
+                    .run_job(&job, JobDelivery::First)
+                    .await
+                    .unwrap();
                 ran += 1;
             }
         }
@@ -693,7 +697,7 @@ async fn an_audience_execution_is_planned_and_delivered_through_the_queue_exactl
         execution_id: execution.parse().unwrap(),
     }];
     for job in &ctx_jobs {
-        w.trigger.run_job(job).await.unwrap();
+        w.trigger.run_job(job, JobDelivery::First).await.unwrap();
     }
     w.run_jobs().await;
     assert_eq!(w.delivery.calls().len(), 3);
@@ -704,7 +708,7 @@ async fn an_audience_execution_is_planned_and_delivered_through_the_queue_exactl
 }
 
 #[tokio::test]
-async fn a_batch_run_again_sends_nothing_twice_and_a_member_erased_since_planning_is_excluded() {
+async fn a_batch_run_again_or_queued_twice_sends_nothing_twice_and_an_erased_member_is_excluded() {
     let w = world();
     let campaign = marketing_sms(&w, json!({"name": "R"})).await;
     let phones = ["+33612345621", "+33612345622", "+33612345623"];
@@ -724,13 +728,29 @@ async fn a_batch_run_again_sends_nothing_twice_and_a_member_erased_since_plannin
     // Planning only: the batch job is kept to run by hand.
     let plan = w.queue.drain();
     assert_eq!(plan.len(), 1);
-    w.trigger.run_job(&plan[0]).await.unwrap();
+    w.trigger
+        .run_job(&plan[0], JobDelivery::First)
+        .await
+        .unwrap();
     let batches = w.queue.drain();
     assert!(matches!(batches.as_slice(), [crate::ports::Job::Batch(_)]));
     w.admin.erase_profile(profiles[2]).await.unwrap();
 
-    w.trigger.run_job(&batches[0]).await.unwrap();
-    w.trigger.run_job(&batches[0]).await.unwrap();
+    w.trigger
+        .run_job(&batches[0], JobDelivery::First)
+        .await
+        .unwrap();
+    // Handed out again: its members' messages are read first and skipped.
+    w.trigger
+        .run_job(&batches[0], JobDelivery::Again)
+        .await
+        .unwrap();
+    // The same members queued twice (a repeated planning step), this copy handed out for the
+    // first time: nothing is read first, and each claim finds the first record.
+    w.trigger
+        .run_job(&batches[0], JobDelivery::First)
+        .await
+        .unwrap();
 
     let mut sent = w.delivery.calls();
     sent.sort();
@@ -739,7 +759,7 @@ async fn a_batch_run_again_sends_nothing_twice_and_a_member_erased_since_plannin
     assert_eq!(
         (view.counts.targeted, view.counts.sent, view.counts.excluded),
         (3, 2, 1),
-        "the second run counts nothing"
+        "the later runs count nothing"
     );
     assert_eq!(view.counts.excluded_by_reason["NoProfile"], 1);
     assert_eq!(view.status, ExecutionStatus::Succeeded);
@@ -902,10 +922,10 @@ async fn transactional_outcomes_are_posted_to_the_feedback_webhook_and_failures_
     assert_eq!(jobs.len(), 2, "one event per message outcome");
     // The receiver fails once: the job errors (the queue retries it), and the failure is counted.
     w.delivery.webhook_script.lock().unwrap().push_back(500);
-    let first = w.trigger.run_job(&jobs[0]).await;
+    let first = w.trigger.run_job(&jobs[0], JobDelivery::First).await;
     assert_eq!(first.unwrap_err().code(), "webhook-failed");
     for job in &jobs {
-        w.trigger.run_job(job).await.unwrap();
+        w.trigger.run_job(job, JobDelivery::First).await.unwrap();
     }
     let posted = w.delivery.webhooks.lock().unwrap().clone();
     assert_eq!(posted.len(), 3);
