@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use crate::domain::content::BASE_VARIANT;
 use crate::domain::{
     CampaignId, CampaignSpec, CampaignVersion, EmailMessage, Finding, LocalizedMessage, Message,
-    PushMessage, SmsMessage,
+    PushMessage, RecipientKey, SmsMessage,
 };
 
 pub mod ajo;
@@ -65,9 +65,34 @@ pub fn campaign_data(version: &CampaignVersion) -> Value {
 pub struct Selection<'a> {
     /// Force a variant by name (`A` is the base content); otherwise `bucket` decides.
     pub variant: Option<&'a str>,
-    /// Stable bucket in `0..100`, from [`variant_bucket`].
-    pub bucket: u32,
+    pub bucket: Bucket<'a>,
     pub locale: Option<&'a str>,
+}
+
+/// The A/B bucket in `0..100` a recipient falls in: given, or [`variant_bucket`] of a
+/// recipient, hashed only when a campaign with variants needs it.
+#[derive(Clone, Copy, Debug)]
+pub enum Bucket<'a> {
+    Fixed(u32),
+    Recipient {
+        campaign: CampaignId,
+        key: &'a RecipientKey,
+    },
+}
+
+impl Default for Bucket<'_> {
+    fn default() -> Self {
+        Bucket::Fixed(0)
+    }
+}
+
+impl Bucket<'_> {
+    pub fn value(self) -> u32 {
+        match self {
+            Bucket::Fixed(b) => b,
+            Bucket::Recipient { campaign, key } => variant_bucket(campaign, &key.to_string()),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
@@ -283,7 +308,9 @@ impl CompiledCampaign {
                 };
                 (name, block)
             }
-            None => content.variant_for_bucket(selection.bucket),
+            // Without variants every bucket gets the base content: nothing to hash.
+            None if content.variants.is_empty() => (BASE_VARIANT, &content.base),
+            None => content.variant_for_bucket(selection.bucket.value()),
         };
         let prefix = match content
             .variants

@@ -385,7 +385,7 @@ fn the_variant_is_chosen_by_bucket_or_forced_by_name() {
             &c,
             &Selection {
                 variant,
-                bucket,
+                bucket: Bucket::Fixed(bucket),
                 locale,
             },
             json!({"x": 1}),

@@ -11,7 +11,7 @@ use crate::domain::{
 };
 use crate::ports::{Clock, Page, PageRequest, Store};
 use crate::render::review::{Lookup, ReviewContext, review};
-use crate::render::{RenderInput, Rendered, Selection};
+use crate::render::{Bucket, RenderInput, Rendered, Selection};
 
 /// A campaign with its live and draft versions, as the API returns it.
 #[derive(Clone, Debug, Serialize)]
@@ -421,7 +421,7 @@ impl<S: Store, C: Clock> AdminService<S, C> {
                     .as_deref()
                     .unwrap_or(crate::domain::content::BASE_VARIANT),
             ),
-            bucket: 0,
+            bucket: Bucket::Fixed(0),
             locale,
         };
         let rendered = compiled.render(&selection, input)?;

@@ -23,7 +23,7 @@ use crate::ports::{
     Accepted, CapCounter, Claim, Clock, Conflict, Delivery, EmailEnvelope, ExecutionStores,
     PushEnvelope, Queue, SendError, SmsEnvelope, Store, StoreError,
 };
-use crate::render::{RenderInput, Rendered, RenderedMessage, Selection, variant_bucket};
+use crate::render::{Bucket, RenderInput, Rendered, RenderedMessage, Selection};
 
 /// What taking a message counts: a new claim is targeted; a queued one is no longer queued.
 fn taken(slot: Slot) -> CountDelta {
@@ -534,11 +534,9 @@ where
         };
         let selection = Selection {
             variant: None,
-            // Without variants every bucket gets the base content: no need to hash.
-            bucket: if ctx.version.spec.content.variants.is_empty() {
-                0
-            } else {
-                variant_bucket(ctx.campaign.id, &key.to_string())
+            bucket: Bucket::Recipient {
+                campaign: ctx.campaign.id,
+                key,
             },
             locale,
         };
