@@ -2,7 +2,7 @@
 //! decided and written in one `BEGIN IMMEDIATE` transaction.
 
 use jiff::Timestamp;
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Access, Fail, SqliteStore, decode, encode, executions, from_instant, instant};
 use crate::domain::{Execution, ExecutionId};
@@ -20,7 +20,7 @@ fn stored_execution(text: &str) -> StoreResult<ExecutionId> {
 /// Stores the response of the in-flight request with this hash; `Conflict(RevisionMismatch)`
 /// when there is none.
 fn finish(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     campaign: &str,
     request: &str,
     hash: &str,

@@ -1,6 +1,6 @@
 //! Campaigns and their versions in the `campaigns` and `campaign_versions` tables.
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Access, Fail, SqliteStore, after, decode, decode_page, encode, int, query_page};
 use crate::domain::{Campaign, CampaignId, CampaignVersion};
@@ -16,7 +16,7 @@ fn version_rows(versions: &[CampaignVersion]) -> StoreResult<Vec<VersionRow>> {
         .collect()
 }
 
-fn put_versions(tx: &Transaction<'_>, rows: &[VersionRow]) -> Result<(), Fail> {
+fn put_versions(tx: &Connection, rows: &[VersionRow]) -> Result<(), Fail> {
     let mut stmt = tx.prepare_cached(
         "INSERT INTO campaign_versions (campaign_id, version, body) VALUES (?1, ?2, ?3)
          ON CONFLICT (campaign_id, version) DO UPDATE SET body = excluded.body",

@@ -10,7 +10,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-use rusqlite::{Transaction, params};
+use rusqlite::{Connection, params};
 
 use super::{Access, Fail, SqliteStore, Tx};
 use crate::domain::OutcomeCounts;
@@ -43,7 +43,7 @@ impl Adding {
     }
 
     /// Adds them in the transaction `tx`: staged when it is one of the writer's groups.
-    pub(super) fn run(&self, tx: &Tx<'_, '_>) -> Result<(), Fail> {
+    pub(super) fn run(&self, tx: &Tx<'_>) -> Result<(), Fail> {
         if self.items.is_empty() {
             return Ok(());
         }
@@ -64,7 +64,7 @@ impl Adding {
 
 /// Adds each `(scope, name, n)` with an upsert.
 fn add<'a>(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     additions: impl IntoIterator<Item = (&'a str, &'a str, i64)>,
 ) -> Result<(), Fail> {
     let mut stmt = tx.prepare_cached(
@@ -104,7 +104,7 @@ impl Staged {
     }
 
     /// Adds every counter's sum (sums of zero are skipped).
-    pub(super) fn flush(&self, tx: &Transaction<'_>) -> Result<(), Fail> {
+    pub(super) fn flush(&self, tx: &Connection) -> Result<(), Fail> {
         let staged = self.0.take();
         if staged.is_empty() {
             return Ok(());

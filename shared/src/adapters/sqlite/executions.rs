@@ -1,6 +1,6 @@
 //! Executions in the `executions` table.
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Access, Fail, SqliteStore, decode, encode, int};
 use crate::domain::{Execution, ExecutionId};
@@ -19,7 +19,7 @@ pub(super) fn row(execution: &Execution) -> StoreResult<Row> {
 }
 
 /// Inserts an execution's row; `Conflict(AlreadyExists)` when its id is taken.
-pub(super) fn insert_row(tx: &Transaction<'_>, (id, revision, body): &Row) -> Result<(), Fail> {
+pub(super) fn insert_row(tx: &Connection, (id, revision, body): &Row) -> Result<(), Fail> {
     let inserted = tx
         .prepare_cached(
             "INSERT INTO executions (id, revision, body) VALUES (?1, ?2, ?3)

@@ -2,7 +2,7 @@
 //! columns for the due query (along `schedules_by_status_and_time`), the record is the body.
 
 use jiff::Timestamp;
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Access, Fail, SqliteStore, decode, encode, instant, int};
 use crate::domain::{ExecutionId, ScheduleId, ScheduleStatus, ScheduledExecution};
@@ -22,7 +22,7 @@ fn status(s: ScheduleStatus) -> &'static str {
 
 /// Moves a `Scheduled` schedule on with `change`; false when it is missing or not `Scheduled`.
 fn transition(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     id: &str,
     change: impl FnOnce(&mut ScheduledExecution),
 ) -> Result<bool, Fail> {
