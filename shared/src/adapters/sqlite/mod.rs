@@ -813,18 +813,12 @@ mod tests {
 
     #[tokio::test]
     async fn reopening_a_database_file_keeps_its_data_and_schema_version() {
-        use crate::domain::{Channel, Suppression, SuppressionReason};
+        use crate::domain::Channel;
         use crate::ports::SuppressionStore;
 
         let dir = std::env::temp_dir().join(format!("herald-sqlite-{}", uuid::Uuid::new_v4()));
         let path = dir.join("nested").join("herald.db");
-        let s = Suppression {
-            channel: Channel::Email,
-            address: "ann@example.com".into(),
-            reason: SuppressionReason::Manual,
-            note: None,
-            created_at: jiff::Timestamp::UNIX_EPOCH,
-        };
+        let s = manual_suppression(crate::domain::Channel::Email, "ann@example.com");
         {
             let store = SqliteStore::open(&path).unwrap();
             assert!(store.put_suppression(&s).await.unwrap());
@@ -978,7 +972,6 @@ mod tests {
     #[tokio::test]
     async fn reads_begin_and_commit_with_prepared_statements_and_a_failed_one_ends_its_transaction()
     {
-        use crate::domain::{Channel, Suppression, SuppressionReason};
         use crate::ports::SuppressionStore;
 
         let store = SqliteStore::open_in_memory().unwrap();
@@ -996,13 +989,7 @@ mod tests {
         assert!(read("fails").await.is_err());
         assert!(read("panics").await.is_err());
         // Neither left a transaction open on the (write) connection: writes still commit.
-        let s = Suppression {
-            channel: Channel::Email,
-            address: "ann@example.com".into(),
-            reason: SuppressionReason::Manual,
-            note: None,
-            created_at: jiff::Timestamp::UNIX_EPOCH,
-        };
+        let s = manual_suppression(crate::domain::Channel::Email, "ann@example.com");
         assert!(store.put_suppression(&s).await.unwrap());
         assert_eq!(read("reads").await.unwrap(), 1);
         let conn = store.writer.try_connection().expect("the writer is idle");
@@ -1018,6 +1005,20 @@ mod tests {
             committed, 2,
             "the two reads that succeeded committed with it"
         );
+    }
+
+    /// A suppression added by hand at the epoch.
+    fn manual_suppression(
+        channel: crate::domain::Channel,
+        address: &str,
+    ) -> crate::domain::Suppression {
+        crate::domain::Suppression {
+            channel,
+            address: address.into(),
+            reason: crate::domain::SuppressionReason::Manual,
+            note: None,
+            created_at: jiff::Timestamp::UNIX_EPOCH,
+        }
     }
 
     /// Rows of the `counters` table in `scope` (the tests' marker rows).
@@ -1194,17 +1195,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_panicking_write_is_an_error_and_the_others_of_its_group_are_kept() {
-        use crate::domain::{Channel, Suppression, SuppressionReason};
+        use crate::domain::Channel;
         use crate::ports::SuppressionStore;
 
         let store = SqliteStore::open_in_memory().unwrap();
-        let s = Suppression {
-            channel: Channel::Sms,
-            address: "+33612345678".into(),
-            reason: SuppressionReason::Manual,
-            note: None,
-            created_at: jiff::Timestamp::UNIX_EPOCH,
-        };
+        let s = manual_suppression(crate::domain::Channel::Sms, "+33612345678");
         let busy = busy_writer(&store, Duration::from_millis(100)).await;
         let panicking = {
             let store = store.clone();
@@ -1244,18 +1239,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_database_file_is_read_while_the_writer_is_busy() {
-        use crate::domain::{Channel, Suppression, SuppressionReason};
+        use crate::domain::Channel;
         use crate::ports::SuppressionStore;
         use std::time::Instant;
 
         let (_dir, store) = TempDb::new();
-        let s = Suppression {
-            channel: Channel::Email,
-            address: "ann@example.com".into(),
-            reason: SuppressionReason::Manual,
-            note: None,
-            created_at: jiff::Timestamp::UNIX_EPOCH,
-        };
+        let s = manual_suppression(crate::domain::Channel::Email, "ann@example.com");
         assert!(store.put_suppression(&s).await.unwrap());
         let busy = busy_writer(&store, Duration::from_millis(300)).await;
         let found = store
@@ -1289,13 +1278,7 @@ mod tests {
         // finish before it.
         let (written, timer_done) = tokio::join!(
             async {
-                let s = crate::domain::Suppression {
-                    channel: crate::domain::Channel::Email,
-                    address: "bob@example.com".into(),
-                    reason: crate::domain::SuppressionReason::Manual,
-                    note: None,
-                    created_at: jiff::Timestamp::UNIX_EPOCH,
-                };
+                let s = manual_suppression(crate::domain::Channel::Email, "bob@example.com");
                 let written = store.put_suppression(&s).await;
                 (written, Instant::now())
             },
