@@ -1005,12 +1005,16 @@ async fn feedback_webhook(s: HeraldServer) {
         sig, expected,
         "the signature verifies with the shared secret"
     );
-    let status = s
-        .get(&format!(
-            "/im/executions/audience/{}",
-            r.body["executionId"].as_str().unwrap()
-        ))
-        .await;
+    // The delivery is counted once the receiver has answered, so a moment after it saw it.
+    let execution = format!(
+        "/im/executions/audience/{}",
+        r.body["executionId"].as_str().unwrap()
+    );
+    wait_until("the delivered event is counted", async || {
+        s.get(&execution).await.body["counts"]["webhookDelivered"] == 1
+    })
+    .await;
+    let status = s.get(&execution).await;
     assert_eq!(
         status.body["counts"]["webhookDelivered"], 1,
         "{}",
