@@ -309,8 +309,13 @@ impl Content {
         out
     }
 
-    /// Picks a variant from a stable bucket in `0..100`.
-    pub fn variant_for_bucket(&self, bucket: u32) -> (&str, &LocalizedMessage) {
+    /// Picks a variant from a stable bucket in `0..100`. The bucket is asked for only when
+    /// there are variants to choose between: without them every bucket gets the base content.
+    pub fn variant_for_bucket(&self, bucket: impl FnOnce() -> u32) -> (&str, &LocalizedMessage) {
+        if self.variants.is_empty() {
+            return (BASE_VARIANT, &self.base);
+        }
+        let bucket = bucket();
         let mut edge = self.base_weight();
         if bucket < edge {
             return (BASE_VARIANT, &self.base);

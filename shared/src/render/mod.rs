@@ -70,7 +70,8 @@ pub struct Selection<'a> {
 }
 
 /// The A/B bucket in `0..100` a recipient falls in: given, or [`variant_bucket`] of a
-/// recipient, hashed only when a campaign with variants needs it.
+/// recipient, hashed only when a campaign with variants asks for it
+/// ([`Content::variant_for_bucket`](crate::domain::content::Content::variant_for_bucket)).
 #[derive(Clone, Copy, Debug)]
 pub enum Bucket<'a> {
     Fixed(u32),
@@ -308,9 +309,7 @@ impl CompiledCampaign {
                 };
                 (name, block)
             }
-            // Without variants every bucket gets the base content: nothing to hash.
-            None if content.variants.is_empty() => (BASE_VARIANT, &content.base),
-            None => content.variant_for_bucket(selection.bucket.value()),
+            None => content.variant_for_bucket(|| selection.bucket.value()),
         };
         let prefix = match content
             .variants

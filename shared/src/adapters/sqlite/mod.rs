@@ -440,16 +440,11 @@ impl Writer {
 /// panics.
 fn in_savepoint<R>(tx: &Tx<'_>, f: impl FnOnce(&Tx<'_>) -> Result<R, Fail>) -> StoreResult<R> {
     // Prepared once (a batch of SQL text is parsed on every call): two statements per write.
-    let cached = |sql: &str| {
-        tx.prepare_cached(sql)
-            .and_then(|mut s| s.execute([]))
-            .map(|_| ())
-    };
-    cached("SAVEPOINT op").map_err(StoreError::backend)?;
+    execute_cached(tx, "SAVEPOINT op").map_err(StoreError::backend)?;
     let staged = tx.counts.map(Staged::mark);
     let out = guarded(|| f(tx));
     let end = if out.is_ok() {
-        cached("RELEASE op")
+        execute_cached(tx, "RELEASE op")
     } else {
         if let (Some(counts), Some(mark)) = (tx.counts, staged) {
             counts.undo_to(mark);
