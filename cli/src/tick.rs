@@ -1,6 +1,7 @@
 //! The local scheduler tick of `herald serve`: releases held messages whose time has come, fires
-//! due scheduled executions, and hands the outbox's simulated SES events (when delivering to
-//! the outbox) to the feedback path.
+//! due scheduled executions, deletes expired acceptance records and cap counters (SQLite has no
+//! TTL), and hands the outbox's simulated SES events (when delivering to the outbox) to the
+//! feedback path.
 
 use std::sync::Arc;
 use std::time::Duration;

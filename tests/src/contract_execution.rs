@@ -166,6 +166,8 @@ macro_rules! __execution_contract_cases {
             incrementing_or_decrementing_no_counters_changes_nothing
             concurrent_increments_never_exceed_the_limit
             one_counter_alone_restarts_after_its_window_and_concurrent_increments_stay_within_it
+            // expiry
+            purging_deletes_at_most_the_expired_and_every_live_record_keeps_its_state
             // schedules
             a_schedule_is_inserted_and_read_back
             a_missing_schedule_reads_as_none_and_cannot_be_cancelled_or_triggered
@@ -1825,6 +1827,108 @@ pub async fn a_full_counter_refuses_and_increments_none_of_the_others<S: Executi
         Some(0)
     );
     assert_eq!(fill(store, &[x], 3, 10).await, (4, Some(0)));
+}
+
+/// Purges at `now`, `limit` at a time, until a call deletes nothing after at least `calls`
+/// calls (enough for a store that walks its tables to get round them); each call must delete
+/// at most `limit` of each kind. Returns the total deleted.
+async fn purge<S: ExecutionStores>(store: &S, now: i64, limit: u32, calls: usize) -> u64 {
+    let mut total = 0;
+    for call in 0.. {
+        let deleted = ok(
+            store.purge_expired(at(now), limit).await,
+            "purging expired records",
+        );
+        assert!(
+            deleted <= 2 * u64::from(limit),
+            "one call deleted {deleted}, more than {limit} of each kind"
+        );
+        total += deleted;
+        if call >= calls && deleted == 0 {
+            return total;
+        }
+        assert!(call < calls + 100, "the purge never ran out of records");
+    }
+    unreachable!()
+}
+
+pub async fn purging_deletes_at_most_the_expired_and_every_live_record_keeps_its_state<
+    S: ExecutionStores,
+>(
+    store: &S,
+) {
+    let [e1, e2, e3, e4, e5] = executions();
+    // Requests: one completed and one in flight that expire at +100, one completed and one in
+    // flight that live until +300.
+    let (old_done, old_flying) = (request_key("old-done"), request_key("old-flying"));
+    let (done, flying) = (request_key("live-done"), request_key("live-flying"));
+    assert_eq!(
+        begin(store, &old_done, "h", e1, 0, 30, 100).await,
+        started(e1)
+    );
+    finish(store, &old_done, "h", &response("e-1")).await;
+    assert_eq!(
+        begin(store, &old_flying, "h", e2, 0, 30, 100).await,
+        started(e2)
+    );
+    assert_eq!(begin(store, &done, "h", e3, 0, 30, 300).await, started(e3));
+    finish(store, &done, "h", &response("e-3")).await;
+    assert_eq!(
+        begin(store, &flying, "h", e4, 150, 250, 300).await,
+        started(e4)
+    );
+    // Cap windows, each full: two end at +100, one at +300.
+    let suffix = ExecutionId::new();
+    let old_caps = [
+        cap(&format!("ann|all|hour|{suffix}"), 2, 100),
+        cap(&format!("bob|all|hour|{suffix}"), 1, 100),
+    ];
+    let live_cap = cap(&format!("ann|all|day|{suffix}"), 2, 300);
+    assert_eq!(fill(store, &old_caps, 0, 10).await, (1, Some(1)));
+    assert_eq!(
+        fill(store, std::slice::from_ref(&live_cap), 0, 10).await,
+        (2, Some(0))
+    );
+
+    assert_eq!(
+        purge(store, 99, 1, 10).await,
+        0,
+        "nothing has expired one second before the first expiry"
+    );
+    let deleted = purge(store, 200, 1, 10).await;
+    assert!(
+        deleted == 0 || deleted == 4,
+        "a store without TTL deletes the 4 expired records, one with TTL none: {deleted}"
+    );
+
+    // Every live record is as it was.
+    assert_eq!(
+        begin(store, &done, "h", e5, 200, 230, 200 + DAY).await,
+        Begin::Completed(response("e-3"))
+    );
+    assert_eq!(
+        begin(store, &flying, "h", e5, 200, 230, 200 + DAY).await,
+        in_flight(250)
+    );
+    assert_eq!(
+        begin(store, &done, "other body", e5, 200, 230, 200 + DAY).await,
+        Begin::Mismatch
+    );
+    assert_eq!(
+        increment(store, &[live_cap], 200).await,
+        Some(0),
+        "the live window is still full"
+    );
+    // The expired ones are gone, purged or not.
+    assert_eq!(
+        begin(store, &old_done, "h", e5, 200, 230, 200 + DAY).await,
+        started(e5)
+    );
+    let next_windows = old_caps.map(|c| CapCounter {
+        expires_at: at(400),
+        ..c
+    });
+    assert_eq!(fill(store, &next_windows, 200, 10).await, (1, Some(1)));
 }
 
 pub async fn an_expired_window_counts_as_zero<S: ExecutionStores>(store: &S) {

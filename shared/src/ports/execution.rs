@@ -225,6 +225,24 @@ pub trait CapStore: Send + Sync {
     fn decrement(&self, counters: &[CapCounter]) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
+/// Deletes what has expired: acceptance records ([`AcceptanceStore`]) and cap counters
+/// ([`CapStore`]) whose `expires_at` has passed, which both already treat as absent.
+/// DynamoDB's TTL deletes them on its own, so there this deletes nothing. SQLite and the
+/// in-memory store have no TTL: without this they would keep every request id and every cap
+/// window forever.
+pub trait ExpiryStore: Send + Sync {
+    /// Deletes at most `limit` expired records of each kind with `expires_at <= now`, and
+    /// returns how many it deleted. A store that has to look for them looks at no more than
+    /// `limit` records of each kind per call, continuing where the last call stopped and
+    /// starting over after the last record: repeated calls reach every record, and no call
+    /// costs more than `limit` rows however large the tables are.
+    fn purge_expired(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+}
+
 pub trait ScheduleStore: Send + Sync {
     /// `Conflict(AlreadyExists)` when the id is taken.
     fn insert_schedule(
@@ -277,6 +295,7 @@ pub trait ExecutionStores:
     + MessageStore
     + CountStore
     + CapStore
+    + ExpiryStore
     + ScheduleStore
     + HoldStore
     + Clone
@@ -290,6 +309,7 @@ impl<T> ExecutionStores for T where
         + MessageStore
         + CountStore
         + CapStore
+        + ExpiryStore
         + ScheduleStore
         + HoldStore
         + Clone

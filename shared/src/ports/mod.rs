@@ -18,7 +18,8 @@ pub use delivery::{
 };
 pub use execution::{
     AcceptanceStore, Begin, CapCounter, CapStore, Claim, CountStore, ExecutionStore,
-    ExecutionStores, HoldStore, MessageStore, RequestKey, ScheduleStore, StoredResponse,
+    ExecutionStores, ExpiryStore, HoldStore, MessageStore, RequestKey, ScheduleStore,
+    StoredResponse,
 };
 pub use queue::{Job, JobDelivery, Queue};
 pub use webhook::{WebhookError, WebhookSender};

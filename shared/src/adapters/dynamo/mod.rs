@@ -34,6 +34,9 @@ mod schedules;
 mod suppressions;
 
 use aws_sdk_dynamodb::Client;
+use jiff::Timestamp;
+
+use crate::ports::{ExpiryStore, StoreResult};
 
 pub use calls::DynamoError;
 
@@ -45,6 +48,14 @@ pub const TABLE_ENV: &str = "HERALD_TABLE";
 pub struct DynamoStore {
     client: Client,
     table: String,
+}
+
+/// The table's TTL (on `expiresAt`, which acceptance records and cap counters carry) deletes
+/// them: nothing to do here, and nothing to pay for.
+impl ExpiryStore for DynamoStore {
+    async fn purge_expired(&self, _now: Timestamp, _limit: u32) -> StoreResult<u64> {
+        Ok(0)
+    }
 }
 
 /// Why [`DynamoStore::from_env`] could not build a store.

@@ -23,8 +23,8 @@ use crate::domain::{
 };
 use crate::ports::{
     AcceptanceStore, Begin, CapCounter, CapStore, Claim, Conflict, CountStore, ExecutionStore,
-    HoldStore, MessageStore, Page, PageRequest, RequestKey, ScheduleStore, StoreError, StoreResult,
-    StoredResponse,
+    ExpiryStore, HoldStore, MessageStore, Page, PageRequest, RequestKey, ScheduleStore, StoreError,
+    StoreResult, StoredResponse,
 };
 
 /// Everything the execution side keeps, inside the store's one mutex.
@@ -355,6 +355,36 @@ impl CapStore for MemoryStore {
             }
         }
         Ok(())
+    }
+}
+
+/// The first `limit` keys of `map` whose expiry has passed.
+fn expired_keys<K: Clone, V>(
+    map: &HashMap<K, V>,
+    limit: u32,
+    expired: impl Fn(&V) -> bool,
+) -> Vec<K> {
+    map.iter()
+        .filter(|(_, v)| expired(v))
+        .map(|(k, _)| k.clone())
+        .take(limit as usize)
+        .collect()
+}
+
+impl ExpiryStore for MemoryStore {
+    /// Looks through every record (this store is small); deletes at most `limit` of each kind.
+    async fn purge_expired(&self, now: Timestamp, limit: u32) -> StoreResult<u64> {
+        let mut s = self.state();
+        let exec = &mut s.exec;
+        let requests = expired_keys(&exec.requests, limit, |r| r.expires_at <= now);
+        let caps = expired_keys(&exec.caps, limit, |(_, expires_at)| *expires_at <= now);
+        for key in &requests {
+            exec.requests.remove(key);
+        }
+        for key in &caps {
+            exec.caps.remove(key);
+        }
+        Ok((requests.len() + caps.len()) as u64)
     }
 }
 

@@ -46,6 +46,9 @@
 //! `execution:<id>` and `campaign:<id>:<version>`. Schema version 1 databases (admin side only)
 //! are upgraded in place on open.
 //!
+//! Expired `requests` and `caps` rows are deleted by the tick (`expiry`, a window of rows at a
+//! time), standing in for DynamoDB's TTL; until then reads treat them as absent.
+//!
 //! `records` holds channel configurations, rule sets and audiences (`kind` is
 //! [`Record::KIND`](crate::ports::Record::KIND)). Conditions (a key must be free, a revision must
 //! still match) are checked inside the writing transaction, never by a read before it.
@@ -61,6 +64,7 @@ mod campaigns;
 mod caps;
 mod counts;
 mod executions;
+mod expiry;
 mod holds;
 mod members;
 mod messages;
@@ -119,6 +123,8 @@ pub struct SqliteStore {
     /// Read connections of a database file; `None` in memory, where reads go to the writer.
     readers: Option<Arc<Readers>>,
     path: Option<Arc<PathBuf>>,
+    /// Where the next [`purge_expired`](crate::ports::ExpiryStore::purge_expired) starts.
+    purge: Arc<Mutex<expiry::PurgeCursor>>,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -215,6 +221,7 @@ impl SqliteStore {
             writer: Arc::new(Writer::start(conn, checkpoints)?),
             readers,
             path: path.map(Arc::new),
+            purge: Arc::default(),
         })
     }
 

@@ -1102,6 +1102,29 @@ async fn the_tick_moves_campaigns_along_their_schedule_once() {
 }
 
 #[tokio::test]
+async fn the_tick_deletes_acceptance_records_once_they_expire() {
+    let w = world();
+    let campaign = w.reset_email().await;
+    w.profile("ann@example.com", json!({})).await;
+    let request = json!({"requestId": "r-kept", "campaignId": campaign, "recipients": [aep("ann@example.com")]});
+    let first = w.unitary(request.clone()).await.unwrap();
+    assert_eq!(
+        w.trigger.tick().await.unwrap().expired_purged,
+        0,
+        "a live record is kept"
+    );
+    w.clock
+        .advance(TriggerConfig::default().acceptance_ttl - SignedDuration::from_secs(1));
+    assert_eq!(w.trigger.tick().await.unwrap().expired_purged, 0);
+    let replayed = w.unitary(request.clone()).await.unwrap();
+    assert!(replayed.replayed, "within its window the request replays");
+    assert_eq!(replayed.body, first.body);
+    w.clock.advance(SignedDuration::from_secs(1));
+    assert_eq!(w.trigger.tick().await.unwrap().expired_purged, 1);
+    assert_eq!(w.trigger.tick().await.unwrap().expired_purged, 0);
+}
+
+#[tokio::test]
 async fn a_unitary_execution_is_written_once_and_a_resumed_attempt_keeps_the_record_it_finds() {
     let w = world();
     let campaign = w.reset_email().await;
