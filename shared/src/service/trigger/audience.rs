@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::pipeline::{Fresh, message_id};
+use super::pipeline::{Fresh, claim_timed_out, message_id};
 use super::{CampaignCtx, TriggerError, TriggerReply, TriggerService, accepted, body_hash};
 use crate::domain::trigger::{AudienceRequest, AudienceSelector, Recipient, RecipientType};
 use crate::domain::{
     Audience, AudienceBatch, AudienceId, AudienceKind, CampaignId, Execution, ExecutionId,
-    ExecutionKind, ExecutionStatus, MessageId, Profile, ProfileId, RecipientWork, ScheduleId,
-    ScheduleStatus, ScheduledExecution, ValidationError,
+    ExecutionKind, ExecutionStatus, MessageId, OutcomeKind, Profile, ProfileId, RecipientWork,
+    ScheduleId, ScheduleStatus, ScheduledExecution, ValidationError,
 };
 use crate::ports::{
     Clock, Delivery, ExecutionStores, Job, JobDelivery, PageRequest, Queue, RequestKey, Store,
@@ -413,16 +413,22 @@ where
         // others' profiles.
         let channel = ctx.version.spec.channel;
         let ids: Vec<MessageId> = works.iter().map(|w| message_id(channel, w)).collect();
-        let done: HashSet<MessageId> = match delivery {
-            JobDelivery::First => HashSet::new(),
-            JobDelivery::Again => self
-                .store
-                .get_messages(&ids)
-                .await?
-                .into_iter()
-                .map(|m| m.id)
-                .collect(),
-        };
+        // A member with a message is skipped; one still `pending` was claimed by an earlier
+        // delivery of the batch, which stopped before its outcome (interrupted, recorded
+        // below) or, while its claim is recent, may still be sending it.
+        let mut done: HashSet<MessageId> = HashSet::new();
+        let (mut interrupted, mut in_flight) = (Vec::new(), 0);
+        if delivery == JobDelivery::Again {
+            let now = self.clock.now();
+            for m in self.store.get_messages(&ids).await? {
+                done.insert(m.id.clone());
+                if claim_timed_out(&m, now) {
+                    interrupted.push(m);
+                } else if m.outcome == OutcomeKind::Pending {
+                    in_flight += 1;
+                }
+            }
+        }
         let fresh: Vec<(&RecipientWork, MessageId)> = works
             .iter()
             .zip(ids)
@@ -445,6 +451,16 @@ where
             .collect();
         self.process_all(&ctx, runs, ctx.version.spec.rate_limit)
             .await?;
+        for record in interrupted {
+            self.interrupted(&ctx, record).await?;
+        }
+        if in_flight > 0 {
+            // Delivered again later, the batch finds them settled or their claims timed out.
+            return Err(TriggerError::MessagesInFlight {
+                execution: batch.execution_id,
+                count: in_flight,
+            });
+        }
         self.settle_execution(batch.execution_id).await
     }
 

@@ -144,6 +144,15 @@ pub enum TriggerError {
         id: crate::domain::ScheduleId,
         status: crate::domain::ScheduleStatus,
     },
+    /// A batch delivered again found members whose messages an earlier delivery claimed less
+    /// than [`pipeline::CLAIM_TIMEOUT`] ago: the batch fails, to be delivered again later.
+    #[error(
+        "{count} messages of execution {execution} were claimed by another attempt that may still be sending them; the batch is retried later"
+    )]
+    MessagesInFlight {
+        execution: ExecutionId,
+        count: usize,
+    },
     #[error("{0}")]
     Webhook(#[from] crate::ports::WebhookError),
     #[error("{}", match .0 { StoreError::InvalidCursor(m) => m.as_str(), _ => "storage failed" })]
@@ -165,6 +174,7 @@ impl TriggerError {
             Self::BadToken(_) => "invalid-unsubscribe-link",
             Self::ScheduleNotFound(_) => "schedule-not-found",
             Self::ScheduleNotCancellable { .. } => "schedule-not-cancellable",
+            Self::MessagesInFlight { .. } => "messages-in-flight",
             Self::Webhook(_) => "webhook-failed",
             Self::Store(StoreError::InvalidCursor(_)) => "invalid-cursor",
             Self::Store(_) => "internal-error",
@@ -183,6 +193,7 @@ impl TriggerError {
                 409
             }
             Self::BodyMismatch(_) => 422,
+            Self::MessagesInFlight { .. } => 503,
             Self::Webhook(_) => 502,
             Self::Store(StoreError::InvalidCursor(_)) => 400,
             Self::Store(_) => 500,
@@ -494,7 +505,16 @@ where
                 (w, fresh)
             })
             .collect();
-        self.process_all(&ctx, runs, None).await?;
+        let records = self.process_all(&ctx, runs, None).await?;
+        // A resumed attempt took the request over from one whose lease ran out: that attempt
+        // is gone, and a message it claimed without recording an outcome was interrupted.
+        if !new {
+            for record in records {
+                if record.outcome == crate::domain::OutcomeKind::Pending {
+                    self.interrupted(&ctx, record).await?;
+                }
+            }
+        }
         let execution = self.unitary_execution(&ctx, execution_id, kind, &request, now);
         let stored = accepted(&execution)?;
         // The common case in one write: a new execution and the request it completes.
@@ -709,7 +729,10 @@ where
                 .await
             {
                 Ok(ctx) => {
-                    self.release(&ctx, held).await?;
+                    if self.release(&ctx, held).await?.is_none() {
+                        // Another attempt is sending it: its hold stays.
+                        continue;
+                    }
                 }
                 Err(TriggerError::Store(e)) => return Err(TriggerError::Store(e)),
                 // The campaign was stopped (or removed) while the message waited: it is not sent.

@@ -25,6 +25,24 @@ use crate::ports::{
 };
 use crate::render::{Bucket, RenderInput, Rendered, RenderedMessage, Selection};
 
+/// How long a claimed (`pending`) message may wait for its outcome before a later attempt
+/// takes the attempt that claimed it for gone. Longer than any attempt lives: a deployed
+/// dispatcher times out after 60 s, a send's throttling back-off takes seconds, and
+/// `herald serve` hands a job out again only after 5 minutes or once its attempt has failed.
+pub(crate) const CLAIM_TIMEOUT: jiff::SignedDuration = jiff::SignedDuration::from_mins(5);
+
+/// The reason of a message whose claim outlived the attempt that made it.
+pub(crate) const INTERRUPTED: &str = "Interrupted";
+
+/// Whether a `pending` record's claim is older than [`CLAIM_TIMEOUT`] at `now`.
+pub(crate) fn claim_timed_out(record: &MessageRecord, now: Timestamp) -> bool {
+    record.outcome == OutcomeKind::Pending
+        && record
+            .updated_at
+            .saturating_add(CLAIM_TIMEOUT)
+            .is_ok_and(|end| end <= now)
+}
+
 /// What taking a message counts: a new claim is targeted; a queued one is no longer queued.
 fn taken(slot: Slot) -> CountDelta {
     match slot {
@@ -147,14 +165,26 @@ where
     }
 
     /// Releases held messages that are due: each runs through the pipeline again (consent and
-    /// suppression may have changed), without the quiet-hours check.
+    /// suppression may have changed), without the quiet-hours check. `None` when an earlier
+    /// release claimed it and may still be sending it (its claim is younger than
+    /// [`CLAIM_TIMEOUT`]): the hold stays for a later tick. An older claim was interrupted.
     pub(crate) async fn release(
         &self,
         ctx: &CampaignCtx,
         held: &HeldMessage,
-    ) -> Result<MessageRecord, StoreError> {
+    ) -> Result<Option<MessageRecord>, StoreError> {
         let now = self.clock.now();
-        match self.store.get_message(&held.message_id).await? {
+        let record = match self.store.get_message(&held.message_id).await? {
+            Some(record) if record.outcome == OutcomeKind::Pending => {
+                return if claim_timed_out(&record, now) {
+                    self.interrupted(ctx, record).await.map(Some)
+                } else {
+                    Ok(None)
+                };
+            }
+            other => other,
+        };
+        match record {
             Some(record) if record.outcome == OutcomeKind::Queued => {
                 self.run(
                     ctx,
@@ -169,6 +199,7 @@ where
             Some(record) => Ok(record),
             None => self.process(ctx, &held.work, None).await,
         }
+        .map(Some)
     }
 
     async fn run(
@@ -276,6 +307,55 @@ where
             .await?;
         self.notify(ctx.webhook.as_ref(), &record).await;
         Ok(record)
+    }
+
+    /// Records a `pending` message whose claimer is gone (it stopped between its claim and
+    /// its outcome: a crash, a timeout) as `unknown`, reason `Interrupted`: its provider call
+    /// may or may not have happened, so it is not sent again (DESIGN §3: an ambiguous send is
+    /// never retried). It is counted as its claimer would have counted it: taken (targeted, or
+    /// out of `queued` for a message released from a hold) and unknown; its frequency caps stay
+    /// taken, as for any unknown outcome. When someone else settled it first, theirs is
+    /// returned and nothing is counted.
+    pub(crate) async fn interrupted(
+        &self,
+        ctx: &CampaignCtx,
+        mut record: MessageRecord,
+    ) -> Result<MessageRecord, StoreError> {
+        debug_assert_eq!(record.outcome, OutcomeKind::Pending);
+        // A message released from a hold keeps the reason it was held for (`QuietHours`,
+        // `Throttled`) through its claim; a new claim has none.
+        let slot = if record.reason.is_some() {
+            Slot::Queued
+        } else {
+            Slot::New
+        };
+        record.outcome = OutcomeKind::Unknown;
+        record.reason = Some(INTERRUPTED.into());
+        record.detail = Some(format!(
+            "the attempt that claimed this message at {} stopped before it recorded the \
+             provider's answer; the message may or may not have been sent, so it is not sent \
+             again",
+            record.updated_at
+        ));
+        record.updated_at = self.clock.now();
+        let delta = taken(slot).plus(CountDelta::one("unknown"));
+        match self
+            .store
+            .update_message(&record, OutcomeKind::Pending, &delta)
+            .await
+        {
+            Ok(()) => {
+                tracing::warn!(message = %record.id, execution = %record.execution_id, "a claimed message was never settled; recorded as unknown");
+                self.notify(ctx.webhook.as_ref(), &record).await;
+                Ok(record)
+            }
+            Err(StoreError::Conflict(_)) => self
+                .store
+                .get_message(&record.id)
+                .await?
+                .ok_or(StoreError::Conflict(Conflict::RevisionMismatch)),
+            Err(e) => Err(e),
+        }
     }
 
     /// The checks before anything is written: profile, address, suppression, consent, quiet

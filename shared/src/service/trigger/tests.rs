@@ -1221,3 +1221,208 @@ async fn a_unitary_execution_is_written_once_and_a_resumed_attempt_keeps_the_rec
     );
     assert_eq!(w.delivery.calls(), ["ann@example.com", "bob@example.com"]);
 }
+
+/// Makes every SMS send take far longer than `cut`, runs `attempt` for `cut` and drops it
+/// there, as a crash or a timeout would stop it, then makes sends instant again.
+async fn cut_short<T>(w: &World, attempt: impl std::future::Future<Output = T>) {
+    *w.delivery.sms_latency.lock().unwrap() = Some(std::time::Duration::from_secs(3600));
+    let cut = tokio::time::timeout(std::time::Duration::from_millis(200), attempt).await;
+    assert!(
+        cut.is_err(),
+        "the attempt was still sending when it was cut"
+    );
+    *w.delivery.sms_latency.lock().unwrap() = None;
+}
+
+/// The `(outcome, reason)` of every message of an execution.
+async fn outcomes(w: &World, execution: &str) -> Vec<(OutcomeKind, Option<String>)> {
+    w.trigger
+        .messages(execution, &PageRequest::first(100))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|m| (m.outcome, m.reason))
+        .collect()
+}
+
+/// SMS sends begun, the cut ones included.
+fn sends_begun(w: &World) -> usize {
+    w.delivery.sms_started.lock().unwrap().len()
+}
+
+fn interrupted() -> (OutcomeKind, Option<String>) {
+    (OutcomeKind::Unknown, Some("Interrupted".into()))
+}
+
+#[tokio::test]
+async fn a_batch_delivered_again_records_claims_its_cut_attempt_left_as_interrupted_once_they_time_out()
+ {
+    let w = world();
+    let campaign = marketing_sms(&w, json!({"name": "R"})).await;
+    let audience = phone_audience(&w, 3).await;
+    let reply = w
+        .audience(json!({"campaignId": campaign, "audience": {"id": audience}}))
+        .await
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    let execution = body["executionId"].as_str().unwrap().to_string();
+    let plan = w.queue.drain();
+    w.trigger
+        .run_job(&plan[0], JobDelivery::First)
+        .await
+        .unwrap();
+    let batch = w.queue.drain().remove(0);
+
+    cut_short(&w, w.trigger.run_job(&batch, JobDelivery::First)).await;
+    let pending = (OutcomeKind::Pending, None);
+    assert_eq!(outcomes(&w, &execution).await, vec![pending.clone(); 3]);
+
+    // Delivered again while the claims are recent: their claimer may still be sending.
+    let err = w
+        .trigger
+        .run_job(&batch, JobDelivery::Again)
+        .await
+        .unwrap_err();
+    assert_eq!((err.code(), err.status()), ("messages-in-flight", 503));
+    assert_eq!(outcomes(&w, &execution).await, vec![pending; 3]);
+    let view = w.trigger.execution(&execution).await.unwrap();
+    assert_eq!(view.status, ExecutionStatus::InProgress);
+
+    // Once they timed out, the claims are interrupted: unknown, counted, never sent again.
+    w.clock.advance(pipeline::CLAIM_TIMEOUT);
+    w.trigger.run_job(&batch, JobDelivery::Again).await.unwrap();
+    assert_eq!(outcomes(&w, &execution).await, vec![interrupted(); 3]);
+    assert_eq!(sends_begun(&w), 3, "the cut attempt's calls only");
+    let view = w.trigger.execution(&execution).await.unwrap();
+    assert_eq!(
+        (view.counts.targeted, view.counts.unknown, view.counts.sent),
+        (3, 3, 0)
+    );
+    assert_eq!(view.status, ExecutionStatus::Succeeded);
+    // A further delivery finds them settled.
+    w.trigger.run_job(&batch, JobDelivery::Again).await.unwrap();
+    assert_eq!(
+        w.trigger
+            .execution(&execution)
+            .await
+            .unwrap()
+            .counts
+            .unknown,
+        3
+    );
+}
+
+#[tokio::test]
+async fn a_request_taken_over_records_the_claim_its_cut_attempt_left_as_interrupted() {
+    let w = world();
+    let campaign = marketing_sms(&w, json!({"name": "R"})).await;
+    phone_profile(
+        &w,
+        "+33612345678",
+        json!({"attributes": {"firstName": "Ann"}}),
+    )
+    .await;
+    phone_profile(&w, "+33612345679", json!({"consent": {"sms": "out"}})).await;
+    let request = json!({"requestId": "cut", "campaignId": campaign,
+                         "recipients": [phone("+33612345678"), phone("+33612345679")]});
+    cut_short(&w, w.unitary(request.clone())).await;
+    let err = w.unitary(request.clone()).await.unwrap_err();
+    assert_eq!(err.code(), "request-in-flight");
+
+    // After the lease the retry takes the request over: its first attempt is gone.
+    w.clock.advance(TriggerConfig::default().lease);
+    let reply = w.unitary(request.clone()).await.unwrap();
+    assert_eq!(reply.status, 202);
+    let mut got: Vec<_> = w
+        .messages(&reply)
+        .await
+        .into_iter()
+        .map(|m| (m.recipient.user_id, m.outcome, m.reason))
+        .collect();
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        got,
+        [
+            (
+                "+33612345678".to_string(),
+                OutcomeKind::Unknown,
+                Some("Interrupted".to_string())
+            ),
+            (
+                "+33612345679".to_string(),
+                OutcomeKind::Excluded,
+                Some("ConsentOut".to_string())
+            ),
+        ]
+    );
+    assert_eq!(sends_begun(&w), 1, "not sent again");
+    let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    let view = w
+        .trigger
+        .execution(body["executionId"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            view.counts.targeted,
+            view.counts.unknown,
+            view.counts.excluded
+        ),
+        (2, 1, 1)
+    );
+    assert_eq!(view.status, ExecutionStatus::Succeeded);
+}
+
+#[tokio::test]
+async fn a_release_cut_short_keeps_its_hold_until_the_claim_times_out_then_is_interrupted() {
+    let w = world();
+    let campaign = marketing_sms(
+        &w,
+        json!({"name": "R", "quietHours": {"start": "20:00", "end": "08:00", "action": "queue"}}),
+    )
+    .await;
+    phone_profile(&w, "+81312345678", json!({"timezone": "Asia/Tokyo"})).await;
+    let reply = w.unitary(json!({"requestId": "q", "campaignId": campaign, "recipients": [phone("+81312345678")]})).await.unwrap();
+    let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    let execution = body["executionId"].as_str().unwrap().to_string();
+    assert_eq!(
+        outcomes(&w, &execution).await,
+        [(OutcomeKind::Queued, Some("QuietHours".into()))]
+    );
+    // 08:00 in Tokyo: the tick releases it, and is cut while sending.
+    w.clock.set("2026-03-02T23:00:00Z".parse().unwrap());
+    cut_short(&w, w.trigger.tick()).await;
+    assert_eq!(outcomes(&w, &execution).await[0].0, OutcomeKind::Pending);
+    let due = |w: &World| {
+        let now = crate::ports::Clock::now(&w.clock);
+        let store = w.trigger.store().clone();
+        async move {
+            crate::ports::HoldStore::due_held(&store, now, 10)
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+
+    // The next tick leaves a recent claim to its claimer, and keeps the hold.
+    assert_eq!(w.trigger.tick().await.unwrap().messages_released, 0);
+    assert_eq!(due(&w).await, 1);
+    assert_eq!(outcomes(&w, &execution).await[0].0, OutcomeKind::Pending);
+
+    w.clock.advance(pipeline::CLAIM_TIMEOUT);
+    assert_eq!(w.trigger.tick().await.unwrap().messages_released, 1);
+    assert_eq!(due(&w).await, 0);
+    assert_eq!(outcomes(&w, &execution).await, [interrupted()]);
+    assert_eq!(sends_begun(&w), 1, "not sent again");
+    let view = w.trigger.execution(&execution).await.unwrap();
+    assert_eq!(
+        (
+            view.counts.targeted,
+            view.counts.queued,
+            view.counts.unknown
+        ),
+        (1, 0, 1),
+        "out of queued, into unknown"
+    );
+}
