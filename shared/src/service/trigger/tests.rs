@@ -185,6 +185,13 @@ impl World {
             .await
     }
 
+    /// The execution a trigger's reply names.
+    async fn view(&self, reply: &TriggerReply) -> ExecutionView {
+        let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+        let id = body["executionId"].as_str().unwrap();
+        self.trigger.execution(id).await.unwrap()
+    }
+
     async fn messages(&self, reply: &TriggerReply) -> Vec<MessageRecord> {
         let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
         let id = body["executionId"].as_str().unwrap();
@@ -412,16 +419,26 @@ async fn marketing_rules_exclude_by_consent_cap_and_quiet_hours() {
     assert_eq!(w.delivery.calls().len(), 1);
 }
 
-#[tokio::test]
-async fn quiet_hours_with_queue_hold_the_message_until_they_end() {
-    let w = world();
+/// A marketing SMS to a profile in Tokyo at 21:00 there, in quiet hours (20:00–08:00) that
+/// hold messages until they end.
+async fn held_in_tokyo(w: &World) -> TriggerReply {
     let campaign = marketing_sms(
-        &w,
+        w,
         json!({"name": "R", "quietHours": {"start": "20:00", "end": "08:00", "action": "queue"}}),
     )
     .await;
-    phone_profile(&w, "+81312345678", json!({"timezone": "Asia/Tokyo"})).await;
-    let reply = w.unitary(json!({"requestId": "q", "campaignId": campaign, "recipients": [phone("+81312345678")]})).await.unwrap();
+    phone_profile(w, "+81312345678", json!({"timezone": "Asia/Tokyo"})).await;
+    w.unitary(
+        json!({"requestId": "q", "campaignId": campaign, "recipients": [phone("+81312345678")]}),
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn quiet_hours_with_queue_hold_the_message_until_they_end() {
+    let w = world();
+    let reply = held_in_tokyo(&w).await;
     let m = &w.messages(&reply).await[0];
     assert_eq!(m.outcome, OutcomeKind::Queued);
     assert_eq!(
@@ -655,6 +672,24 @@ impl World {
             .trigger_audience(serde_json::from_value(v).unwrap())
             .await
     }
+
+    /// Triggers `campaign` for `audience` and runs only its planning step: the execution id
+    /// and the batch jobs it queued, kept to run by hand.
+    async fn planned(&self, campaign: &str, audience: &str) -> (String, Vec<crate::ports::Job>) {
+        let reply = self
+            .audience(json!({"campaignId": campaign, "audience": {"id": audience}}))
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+        let execution = body["executionId"].as_str().unwrap().to_string();
+        let plan = self.queue.drain();
+        assert_eq!(plan.len(), 1);
+        self.trigger
+            .run_job(&plan[0], JobDelivery::First)
+            .await
+            .unwrap();
+        (execution, self.queue.drain())
+    }
 }
 
 #[tokio::test]
@@ -719,20 +754,7 @@ async fn a_batch_run_again_or_queued_twice_sends_nothing_twice_and_an_erased_mem
         profiles.push(w.admin.upsert_profile(&key, &update).await.unwrap().0.id);
     }
     let audience = w.audience_of_phones(&phones).await;
-    let reply = w
-        .audience(json!({"campaignId": campaign, "audience": {"id": audience}}))
-        .await
-        .unwrap();
-    let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
-    let execution = body["executionId"].as_str().unwrap().to_string();
-    // Planning only: the batch job is kept to run by hand.
-    let plan = w.queue.drain();
-    assert_eq!(plan.len(), 1);
-    w.trigger
-        .run_job(&plan[0], JobDelivery::First)
-        .await
-        .unwrap();
-    let batches = w.queue.drain();
+    let (execution, batches) = w.planned(&campaign, &audience).await;
     assert!(matches!(batches.as_slice(), [crate::ports::Job::Batch(_)]));
     w.admin.erase_profile(profiles[2]).await.unwrap();
 
@@ -942,12 +964,7 @@ async fn transactional_outcomes_are_posted_to_the_feedback_webhook_and_failures_
     let mut outcomes = outcomes;
     outcomes.sort();
     assert_eq!(outcomes, vec!["excluded", "sent"]);
-    let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
-    let view = w
-        .trigger
-        .execution(body["executionId"].as_str().unwrap())
-        .await
-        .unwrap();
+    let view = w.view(&reply).await;
     assert_eq!(
         (view.counts.webhook_delivered, view.counts.webhook_failures),
         (2, 1)
@@ -1261,18 +1278,8 @@ async fn a_batch_delivered_again_records_claims_its_cut_attempt_left_as_interrup
     let w = world();
     let campaign = marketing_sms(&w, json!({"name": "R"})).await;
     let audience = phone_audience(&w, 3).await;
-    let reply = w
-        .audience(json!({"campaignId": campaign, "audience": {"id": audience}}))
-        .await
-        .unwrap();
-    let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
-    let execution = body["executionId"].as_str().unwrap().to_string();
-    let plan = w.queue.drain();
-    w.trigger
-        .run_job(&plan[0], JobDelivery::First)
-        .await
-        .unwrap();
-    let batch = w.queue.drain().remove(0);
+    let (execution, mut batches) = w.planned(&campaign, &audience).await;
+    let batch = batches.remove(0);
 
     cut_short(&w, w.trigger.run_job(&batch, JobDelivery::First)).await;
     let pending = (OutcomeKind::Pending, None);
@@ -1357,12 +1364,7 @@ async fn a_request_taken_over_records_the_claim_its_cut_attempt_left_as_interrup
         ]
     );
     assert_eq!(sends_begun(&w), 1, "not sent again");
-    let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
-    let view = w
-        .trigger
-        .execution(body["executionId"].as_str().unwrap())
-        .await
-        .unwrap();
+    let view = w.view(&reply).await;
     assert_eq!(
         (
             view.counts.targeted,
@@ -1377,13 +1379,7 @@ async fn a_request_taken_over_records_the_claim_its_cut_attempt_left_as_interrup
 #[tokio::test]
 async fn a_release_cut_short_keeps_its_hold_until_the_claim_times_out_then_is_interrupted() {
     let w = world();
-    let campaign = marketing_sms(
-        &w,
-        json!({"name": "R", "quietHours": {"start": "20:00", "end": "08:00", "action": "queue"}}),
-    )
-    .await;
-    phone_profile(&w, "+81312345678", json!({"timezone": "Asia/Tokyo"})).await;
-    let reply = w.unitary(json!({"requestId": "q", "campaignId": campaign, "recipients": [phone("+81312345678")]})).await.unwrap();
+    let reply = held_in_tokyo(&w).await;
     let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
     let execution = body["executionId"].as_str().unwrap().to_string();
     assert_eq!(
