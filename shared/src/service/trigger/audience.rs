@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::pipeline::{Fresh, claim_timed_out, message_id};
+use super::pipeline::{Fresh, message_id};
 use super::{CampaignCtx, TriggerError, TriggerReply, TriggerService, accepted, body_hash};
 use crate::domain::trigger::{AudienceRequest, AudienceSelector, Recipient, RecipientType};
 use crate::domain::{
@@ -413,19 +413,18 @@ where
         // others' profiles.
         let channel = ctx.version.spec.channel;
         let ids: Vec<MessageId> = works.iter().map(|w| message_id(channel, w)).collect();
-        // A member with a message is skipped; one still `pending` was claimed by an earlier
-        // delivery of the batch, which stopped before its outcome (interrupted, recorded
-        // below) or, while its claim is recent, may still be sending it.
+        // A member with a message is skipped. One still `pending` was claimed by an earlier
+        // delivery of the batch that stopped before its outcome: a batch is handed out again
+        // only once that delivery failed, or outlived its lease (SQS's visibility timeout, six
+        // times the dispatcher's; `herald serve`'s 5 minutes, or its restart). It was
+        // interrupted, recorded below.
         let mut done: HashSet<MessageId> = HashSet::new();
-        let (mut interrupted, mut in_flight) = (Vec::new(), 0);
+        let mut interrupted = Vec::new();
         if delivery == JobDelivery::Again {
-            let now = self.clock.now();
             for m in self.store.get_messages(&ids).await? {
                 done.insert(m.id.clone());
-                if claim_timed_out(&m, now) {
+                if m.outcome == OutcomeKind::Pending {
                     interrupted.push(m);
-                } else if m.outcome == OutcomeKind::Pending {
-                    in_flight += 1;
                 }
             }
         }
@@ -453,13 +452,6 @@ where
             .await?;
         for record in interrupted {
             self.interrupted(&ctx, record).await?;
-        }
-        if in_flight > 0 {
-            // Delivered again later, the batch finds them settled or their claims timed out.
-            return Err(TriggerError::MessagesInFlight {
-                execution: batch.execution_id,
-                count: in_flight,
-            });
         }
         self.settle_execution(batch.execution_id).await
     }

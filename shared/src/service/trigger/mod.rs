@@ -144,15 +144,6 @@ pub enum TriggerError {
         id: crate::domain::ScheduleId,
         status: crate::domain::ScheduleStatus,
     },
-    /// A batch delivered again found members whose messages an earlier delivery claimed less
-    /// than [`pipeline::CLAIM_TIMEOUT`] ago: the batch fails, to be delivered again later.
-    #[error(
-        "{count} messages of execution {execution} were claimed by another attempt that may still be sending them; the batch is retried later"
-    )]
-    MessagesInFlight {
-        execution: ExecutionId,
-        count: usize,
-    },
     #[error("{0}")]
     Webhook(#[from] crate::ports::WebhookError),
     #[error("{}", match .0 { StoreError::InvalidCursor(m) => m.as_str(), _ => "storage failed" })]
@@ -174,7 +165,6 @@ impl TriggerError {
             Self::BadToken(_) => "invalid-unsubscribe-link",
             Self::ScheduleNotFound(_) => "schedule-not-found",
             Self::ScheduleNotCancellable { .. } => "schedule-not-cancellable",
-            Self::MessagesInFlight { .. } => "messages-in-flight",
             Self::Webhook(_) => "webhook-failed",
             Self::Store(StoreError::InvalidCursor(_)) => "invalid-cursor",
             Self::Store(_) => "internal-error",
@@ -193,7 +183,6 @@ impl TriggerError {
                 409
             }
             Self::BodyMismatch(_) => 422,
-            Self::MessagesInFlight { .. } => 503,
             Self::Webhook(_) => 502,
             Self::Store(StoreError::InvalidCursor(_)) => 400,
             Self::Store(_) => 500,

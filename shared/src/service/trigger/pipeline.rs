@@ -25,10 +25,9 @@ use crate::ports::{
 };
 use crate::render::{Bucket, RenderInput, Rendered, RenderedMessage, Selection};
 
-/// How long a claimed (`pending`) message may wait for its outcome before a later attempt
-/// takes the attempt that claimed it for gone. Longer than any attempt lives: a deployed
-/// dispatcher times out after 60 s, a send's throttling back-off takes seconds, and
-/// `herald serve` hands a job out again only after 5 minutes or once its attempt has failed.
+/// How long a held message's claim (`pending`) may wait for its outcome before a later tick
+/// takes the release that claimed it for gone. Longer than any release lives: the deployed
+/// scheduler times out after 55 s, and a send's throttling back-off takes seconds.
 pub(crate) const CLAIM_TIMEOUT: jiff::SignedDuration = jiff::SignedDuration::from_mins(5);
 
 /// The reason of a message whose claim outlived the attempt that made it.
