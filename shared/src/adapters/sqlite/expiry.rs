@@ -8,7 +8,8 @@
 //! primary key, so a call costs at most `limit` rows of each table whatever their size.
 
 use jiff::Timestamp;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::types::FromSql;
+use rusqlite::{Connection, OptionalExtension, ToSql, params};
 
 use super::{Access, SqliteStore, instant};
 use crate::ports::{ExpiryStore, StoreResult};
@@ -18,6 +19,20 @@ use crate::ports::{ExpiryStore, StoreResult};
 pub(super) struct PurgeCursor {
     request_seq: i64,
     cap_key: String,
+}
+
+/// The last key of the window of `limit` rows after `from` (`sql` selects the key after `?1`
+/// at offset `?2`), `None` when fewer are left: then the window runs to the end and the next
+/// call starts over.
+fn window_end<K: FromSql>(
+    tx: &Connection,
+    sql: &str,
+    from: &dyn ToSql,
+    limit: u32,
+) -> rusqlite::Result<Option<K>> {
+    tx.prepare_cached(sql)?
+        .query_row(params![from, limit - 1], |row| row.get(0))
+        .optional()
 }
 
 impl ExpiryStore for SqliteStore {
@@ -33,14 +48,12 @@ impl ExpiryStore for SqliteStore {
         let now = instant(now);
         let (deleted, next) = self
             .run(Access::Write, move |tx| {
-                // The last key of the window, `None` when fewer than `limit` rows are left:
-                // then the window runs to the end and the next call starts over.
-                let request_end: Option<i64> = tx
-                    .prepare_cached(
-                        "SELECT seq FROM requests WHERE seq > ?1 ORDER BY seq LIMIT 1 OFFSET ?2",
-                    )?
-                    .query_row(params![from.request_seq, limit - 1], |row| row.get(0))
-                    .optional()?;
+                let request_end: Option<i64> = window_end(
+                    tx,
+                    "SELECT seq FROM requests WHERE seq > ?1 ORDER BY seq LIMIT 1 OFFSET ?2",
+                    &from.request_seq,
+                    limit,
+                )?;
                 let requests = tx
                     .prepare_cached(
                         "DELETE FROM requests WHERE seq > ?1 AND seq <= ?2 AND expires_at <= ?3",
@@ -50,12 +63,12 @@ impl ExpiryStore for SqliteStore {
                         request_end.unwrap_or(i64::MAX),
                         now
                     ])?;
-                let cap_end: Option<String> = tx
-                    .prepare_cached(
-                        "SELECT key FROM caps WHERE key > ?1 ORDER BY key LIMIT 1 OFFSET ?2",
-                    )?
-                    .query_row(params![from.cap_key, limit - 1], |row| row.get(0))
-                    .optional()?;
+                let cap_end: Option<String> = window_end(
+                    tx,
+                    "SELECT key FROM caps WHERE key > ?1 ORDER BY key LIMIT 1 OFFSET ?2",
+                    &from.cap_key,
+                    limit,
+                )?;
                 let caps = match &cap_end {
                     Some(end) => tx
                         .prepare_cached(
