@@ -15,6 +15,7 @@ mod rules;
 
 use std::collections::BTreeSet;
 
+use herald_core::service::trigger::CLAIM_TIMEOUT;
 use serde_norway::{Mapping, Value};
 
 use api::*;
@@ -136,6 +137,11 @@ fn the_dispatch_queue_feeds_the_dispatcher_with_partial_batch_failures_and_a_dea
             .any(|(_, function, _, _)| *function == dispatcher),
         "{dispatcher} reads no SQS queue"
     );
+}
+
+#[test]
+fn every_function_times_out_before_a_claim_is_taken_for_interrupted() {
+    assert_clean("claim timeout", claim_timeout_violations(&template()));
 }
 
 #[test]
@@ -382,6 +388,23 @@ fn a_short_visibility_timeout_is_caught() {
     assert_caught(
         &queue_source_violations(&broken),
         "DispatchQueue: VisibilityTimeout 300 s",
+    );
+}
+
+#[test]
+fn a_function_that_outlives_the_claim_timeout_is_caught() {
+    let template = template();
+    let (scheduler, _) = function_building(&template, "herald-scheduler")
+        .expect("a function builds herald-scheduler");
+    let broken = with_change(
+        &template,
+        &scheduler,
+        &["Properties", "Timeout"],
+        Some(Value::from(CLAIM_TIMEOUT.as_secs())),
+    );
+    assert_caught(
+        &claim_timeout_violations(&broken),
+        &format!("{scheduler}: Timeout 300 s"),
     );
 }
 

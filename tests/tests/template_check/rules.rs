@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use herald_core::service::trigger::CLAIM_TIMEOUT;
 use serde_norway::Value;
 
 use crate::read::*;
@@ -410,6 +411,21 @@ pub fn queue_source_violations(template: &Value) -> Vec<String> {
         }
     }
     bad
+}
+
+/// A message claim older than [`CLAIM_TIMEOUT`] is taken for interrupted (its release is held
+/// no longer), so no invocation may live that long: every function's `Timeout` is under it.
+pub fn claim_timeout_violations(template: &Value) -> Vec<String> {
+    let limit = CLAIM_TIMEOUT.as_secs().unsigned_abs();
+    functions(template)
+        .into_iter()
+        .filter_map(|(name, function)| {
+            let timeout = function_timeout(template, function);
+            (timeout >= limit).then(|| {
+                format!("{name}: Timeout {timeout} s is not under the claim timeout {limit} s")
+            })
+        })
+        .collect()
 }
 
 /// SMS publishing needs `sns:Publish` on no particular resource, but that must not also allow

@@ -16,7 +16,7 @@
 //!
 //! At most one provider call per message: the clients are rebuilt with SDK retries disabled
 //! (whatever the caller configured), so a retry can only come from the pipeline, which knows
-//! the outcome ([`classify`]). Unless the caller set them, a connection must be established
+//! the outcome ([`classify()`]). Unless the caller set them, a connection must be established
 //! within [`CONNECT_TIMEOUT`] and a call answered within [`SEND_ATTEMPT_TIMEOUT`]. For push, the two preparatory calls deliver nothing, so their
 //! ambiguous failures are reported as `NotSent`.
 

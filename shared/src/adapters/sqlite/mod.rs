@@ -9,12 +9,12 @@
 //! per counter before the commit, see `counts`), commits once and then answers each caller
 //! (group commit: under load, one WAL append, one checkpoint share and one set of file locks
 //! for many writes; a write alone still commits at once, and under load a group waits up to
-//! [`COMMIT_DELAY`] to fill). A lookup of a few rows runs on the calling thread, on the write
+//! `COMMIT_DELAY` to fill). A lookup of a few rows runs on the calling thread, on the write
 //! connection when it is free; lookups that find it busy, and reads over many rows, run on
 //! read connections of the database file (WAL lets them read while the writer writes).
 //! Connections run in WAL mode with `synchronous=NORMAL`, a busy timeout, foreign keys on,
 //! and checkpoint every [`WAL_AUTOCHECKPOINT_PAGES`] pages of log; a checkpointer thread
-//! copies the log into the database file every [`CHECKPOINT_INTERVAL`] in between, so the
+//! copies the log into the database file every `CHECKPOINT_INTERVAL` in between, so the
 //! writer's checkpoint finds little left to copy (see `checkpoint_loop`). Statements are
 //! prepared once per connection and cached.
 //!

@@ -1,5 +1,5 @@
 //! The trigger use cases: accept a trigger exactly once, run each recipient through the
-//! eligibility pipeline ([`pipeline`]), deliver, and record every outcome.
+//! eligibility pipeline (`pipeline`), deliver, and record every outcome.
 //!
 //! Acceptance (DESIGN §3): a trigger is accepted once per `(campaignId, requestId)` for 24 h. A
 //! retry of a completed request replays the first response byte for byte; a duplicate while
@@ -34,6 +34,7 @@ mod address;
 pub mod audience;
 pub mod feedback;
 mod pipeline;
+pub use pipeline::CLAIM_TIMEOUT;
 pub mod scheduler;
 pub mod unsubscribe;
 pub mod webhook;

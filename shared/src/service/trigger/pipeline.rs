@@ -27,8 +27,9 @@ use crate::render::{Bucket, RenderInput, Rendered, RenderedMessage, Selection};
 
 /// How long a held message's claim (`pending`) may wait for its outcome before a later tick
 /// takes the release that claimed it for gone. Longer than any release lives: the deployed
-/// scheduler times out after 55 s, and a send's throttling back-off takes seconds.
-pub(crate) const CLAIM_TIMEOUT: jiff::SignedDuration = jiff::SignedDuration::from_mins(5);
+/// scheduler times out after 55 s, and a send's throttling back-off takes seconds
+/// (`template.yaml`'s check keeps every function's timeout under it).
+pub const CLAIM_TIMEOUT: jiff::SignedDuration = jiff::SignedDuration::from_mins(5);
 
 /// The reason of a message whose claim outlived the attempt that made it.
 pub(crate) const INTERRUPTED: &str = "Interrupted";
