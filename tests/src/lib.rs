@@ -9,3 +9,4 @@ pub mod dynamo_local;
 pub mod moto;
 pub mod runtime_api;
 pub mod server;
+pub mod threads;

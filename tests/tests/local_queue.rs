@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use herald_core::adapters::local_queue::{DEFAULT_MAX_ATTEMPTS, LocalQueue};
 use herald_core::domain::{AudienceBatch, CampaignId, ExecutionId, ProfileId};
 use herald_core::ports::{Job, Queue};
+use herald_tests::threads::{named_runtime, threads_named};
 use jiff::{SignedDuration, Timestamp};
 
 /// A directory removed when dropped.
@@ -368,4 +369,42 @@ async fn recovering_leases_makes_every_leased_job_visible_again_at_once() {
         .await
         .unwrap();
     assert_eq!((again.len(), again[0].attempts), (1, 2));
+}
+
+#[test]
+fn operations_waiting_behind_a_slow_one_do_not_each_hold_a_blocking_thread() {
+    // Another connection (as another process would) holds the file's write lock, so the
+    // queue's first operation waits out its busy timeout on a blocking thread; the others must
+    // wait for the queue's connection as tasks, not each on a thread of its own.
+    const NAME: &str = "herald-lq-wait";
+    const WAITING: usize = 24;
+    let (path, _dir) = fresh_path();
+    let queue = open(&path);
+    let other = rusqlite::Connection::open(&path).expect("a second connection");
+    other
+        .execute_batch("BEGIN EXCLUSIVE")
+        .expect("the write lock");
+    let runtime = named_runtime(NAME);
+    let receives: Vec<_> = (0..WAITING)
+        .map(|_| {
+            let queue = queue.clone();
+            runtime.spawn(async move {
+                queue
+                    .receive(1, Timestamp::UNIX_EPOCH, SignedDuration::from_secs(30))
+                    .await
+            })
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let threads = threads_named(NAME);
+    other.execute_batch("COMMIT").expect("the lock released");
+    for receive in receives {
+        let leased = runtime.block_on(receive).expect("the task ran");
+        assert!(leased.expect("the receive succeeds").is_empty());
+    }
+    // One worker and one blocking thread (a few to spare), against one per operation.
+    assert!(
+        threads <= 4,
+        "{threads} runtime threads while {WAITING} operations waited"
+    );
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use herald_core::adapters::outbox::{
-    FeedbackKind, Outbox, OutboxMessage, SimulatorMailbox, provider_message_id,
+    FeedbackKind, Outbox, OutboxMessage, SimulatorMailbox, WRITERS, provider_message_id,
 };
 use herald_core::domain::channel_config::SmsType;
 use herald_core::domain::profile::PushPlatform;
@@ -18,6 +18,7 @@ use herald_core::ports::delivery::{
 use herald_core::ports::{FixedClock, PageRequest};
 use herald_core::render::push::{PushParts, payloads};
 use herald_core::render::{RenderedEmail, RenderedPush};
+use herald_tests::threads::{named_runtime, threads_named};
 use jiff::{SignedDuration, Timestamp};
 use mail_parser::{MessageParser, MimeHeaders};
 
@@ -495,4 +496,39 @@ async fn a_corrupted_entry_is_skipped_by_list_and_reported_by_get() {
     let ids: Vec<_> = page.items.iter().map(|e| e.message_id.clone()).collect();
     assert_eq!(ids, vec![good.tags.message_id.clone()]);
     assert!(outbox.get(&bad.tags.message_id).await.is_err());
+}
+
+#[test]
+fn a_burst_of_sends_writes_a_few_files_at_a_time_on_a_few_threads() {
+    // A fan-out sends hundreds of messages at once; each used to take a thread of tokio's
+    // blocking pool for its files, and tokio started one for nearly every send. The outbox's
+    // own writer threads write them now. Blocking-pool threads outlive their work by 10 s, so
+    // counting the runtime's threads right after the burst counts every thread it started.
+    const NAME: &str = "herald-ob-burst";
+    const SENDS: usize = 200;
+    let dir = TempDir::new();
+    let outbox = open(&dir, &clock());
+    let runtime = named_runtime(NAME);
+    let sends: Vec<_> = (0..SENDS)
+        .map(|_| {
+            let outbox = outbox.clone();
+            runtime.spawn(async move { outbox.send_sms(&sms("+14155550100")).await })
+        })
+        .collect();
+    for send in sends {
+        runtime
+            .block_on(send)
+            .expect("the task ran")
+            .expect("the outbox accepts the message");
+    }
+    let threads = threads_named(NAME);
+    let written = std::fs::read_dir(dir.0.join("outbox"))
+        .expect("the outbox directory")
+        .count();
+    assert_eq!(written, SENDS, "one .json file per message");
+    // The runtime's one worker, and no blocking-pool thread.
+    assert_eq!(
+        threads, 1,
+        "runtime threads after {SENDS} sends (the outbox has {WRITERS} writer threads)"
+    );
 }

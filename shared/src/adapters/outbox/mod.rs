@@ -10,6 +10,11 @@
 //! half-written entry; the `.eml` is in place before its `.json`. Every send returns
 //! `Accepted` with the provider message id `outbox-<message-id>`.
 //!
+//! Files are written by [`WRITERS`] threads of the outbox's own, which take the writes in turn:
+//! a fan-out sends hundreds of messages at a time, and with each write on tokio's blocking pool
+//! tokio started a thread for nearly every one (517 threads and 615 MB of RSS after 140,000
+//! messages of a 1M audience, against 9–12 threads and under 105 MB with the discard sink).
+//!
 //! Reading back ([`Outbox::list`], [`Outbox::get`], [`Outbox::eml_path`]) works on the files
 //! alone, so entries survive restarts and can be inspected with any editor. [`Outbox::list`]
 //! is newest first: by `createdAt`, which the outbox also sets as the `.json` file's
@@ -32,11 +37,11 @@ mod simulator;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, oneshot};
 
 pub use entry::{OutboxEmail, OutboxEntry, OutboxMessage, OutboxPush, OutboxSms};
 pub use simulator::{FeedbackKind, SIMULATOR_DOMAIN, SimulatedFeedback, SimulatorMailbox};
@@ -53,6 +58,9 @@ use crate::render::sms::segment_info;
 /// The `Message-ID` domain of outbox mail unless [`Outbox::with_message_id_domain`] says
 /// otherwise.
 pub const DEFAULT_MESSAGE_ID_DOMAIN: &str = "outbox.herald.localhost";
+
+/// How many threads write outbox files; other writes wait for a turn as tasks.
+pub const WRITERS: usize = 4;
 
 /// The provider message id the outbox returns for a message.
 pub fn provider_message_id(message_id: &MessageId) -> String {
@@ -94,6 +102,8 @@ pub struct Outbox {
     clock: Arc<dyn Clock>,
     feedback: Arc<FeedbackQueue>,
     webhook: crate::adapters::http_webhook::HttpWebhook,
+    /// Hands writes to the [`WRITERS`] threads (they stop once every clone is dropped).
+    writers: mpsc::Sender<FileWrite>,
 }
 
 #[derive(Default)]
@@ -128,6 +138,7 @@ impl Outbox {
             clock: Arc::new(SystemClock),
             feedback: Arc::default(),
             webhook: crate::adapters::http_webhook::HttpWebhook::new(),
+            writers: start_writers()?,
         })
     }
 
@@ -267,7 +278,7 @@ impl Outbox {
         })?;
         let id = &email.tags.message_id;
         let eml = self.eml_path(id);
-        write_atomically(&eml, raw, None).await.map_err(not_sent)?;
+        self.write(&eml, raw, None).await.map_err(not_sent)?;
         let simulator = SimulatorMailbox::of(&email.to);
         let message = OutboxMessage::Email(OutboxEmail {
             to: email.to.clone(),
@@ -330,7 +341,7 @@ impl Outbox {
         };
         let json = to_json(&entry).map_err(not_sent)?;
         let created = system_time(entry.created_at);
-        write_atomically(&self.json_path(&tags.message_id), json, Some(created))
+        self.write(&self.json_path(&tags.message_id), json, Some(created))
             .await
             .map_err(not_sent)?;
         tracing::debug!(message_id = %tags.message_id, dir = %self.dir.display(), "written to the outbox");
@@ -425,11 +436,69 @@ async fn read_entry(path: &Path) -> Result<Option<OutboxEntry>, OutboxError> {
         })
 }
 
-/// Writes `bytes` to a hidden temporary file beside `path`, sets its modification time when
-/// asked, then renames it into place (on a blocking thread).
-async fn write_atomically(
-    path: &Path,
+/// One file for the writer threads to write, and where its result goes.
+struct FileWrite {
+    path: PathBuf,
     bytes: Vec<u8>,
+    modified: Option<SystemTime>,
+    done: oneshot::Sender<Result<(), OutboxError>>,
+}
+
+/// Starts the [`WRITERS`] threads, which share one channel of writes and end when it closes.
+fn start_writers() -> Result<mpsc::Sender<FileWrite>, OutboxError> {
+    let (tx, rx) = mpsc::channel::<FileWrite>();
+    let rx = Arc::new(Mutex::new(rx));
+    for n in 0..WRITERS {
+        let rx = Arc::clone(&rx);
+        std::thread::Builder::new()
+            .name(format!("herald-outbox-{n}"))
+            .spawn(move || {
+                loop {
+                    // The lock is held only while waiting for the next write.
+                    let next = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                    let Ok(write) = next else { break };
+                    let written = write_atomically(&write.path, &write.bytes, write.modified);
+                    let _ = write.done.send(written);
+                }
+            })
+            .map_err(|source| OutboxError::Io {
+                path: PathBuf::from("<outbox writer thread>"),
+                source,
+            })?;
+    }
+    Ok(tx)
+}
+
+impl Outbox {
+    /// Writes `bytes` to `path` on a writer thread (see [`write_atomically`]).
+    async fn write(
+        &self,
+        path: &Path,
+        bytes: Vec<u8>,
+        modified: Option<SystemTime>,
+    ) -> Result<(), OutboxError> {
+        let gone = || OutboxError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::other("the outbox's writer threads have stopped"),
+        };
+        let (done, result) = oneshot::channel();
+        self.writers
+            .send(FileWrite {
+                path: path.to_path_buf(),
+                bytes,
+                modified,
+                done,
+            })
+            .map_err(|_| gone())?;
+        result.await.map_err(|_| gone())?
+    }
+}
+
+/// Writes `bytes` to a hidden temporary file beside `path`, sets its modification time when
+/// asked, then renames it into place.
+fn write_atomically(
+    path: &Path,
+    bytes: &[u8],
     modified: Option<SystemTime>,
 ) -> Result<(), OutboxError> {
     static NONCE: AtomicU64 = AtomicU64::new(0);
@@ -439,26 +508,19 @@ async fn write_atomically(
         .unwrap_or_default();
     let nonce = NONCE.fetch_add(1, Ordering::Relaxed);
     let tmp = path.with_file_name(format!(".{name}.{}.{nonce}.tmp", std::process::id()));
-    let target = path.to_path_buf();
-    let blocking = tokio::task::spawn_blocking(move || {
-        let written = (|| {
-            let mut file = std::fs::File::create(&tmp)?;
-            file.write_all(&bytes)?;
-            if let Some(t) = modified {
-                file.set_modified(t)?;
-            }
-            drop(file);
-            std::fs::rename(&tmp, &target)
-        })();
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
+    let written = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        if let Some(t) = modified {
+            file.set_modified(t)?;
         }
-        written.map_err(io_error(&target))
-    });
-    blocking.await.map_err(|e| OutboxError::Io {
-        path: path.to_path_buf(),
-        source: std::io::Error::other(e),
-    })?
+        drop(file);
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.map_err(io_error(path))
 }
 
 impl EmailSender for Outbox {
