@@ -2,13 +2,16 @@
 //! benchmark programs sample of the `herald serve` they drive (started and stopped with the
 //! end-to-end tests' `herald_tests::server::HeraldServer`).
 
-/// A process's memory as the kernel reports it in `/proc/<pid>/status`, in kB.
+/// A process's memory as the kernel reports it in `/proc/<pid>/status`, in kB, with its thread
+/// count (each thread can hold memory of its own: its stack, its allocator heap).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Memory {
     /// `VmRSS`: resident now.
     pub rss_kb: u64,
     /// `VmHWM`: the highest resident size since the process started.
     pub peak_kb: u64,
+    /// `Threads`: the process's threads now.
+    pub threads: u64,
 }
 
 impl Memory {
@@ -18,7 +21,7 @@ impl Memory {
         Ok(Self::parse(&status))
     }
 
-    /// The `VmRSS` and `VmHWM` lines of a `/proc/<pid>/status` text (0 when absent).
+    /// The `VmRSS`, `VmHWM` and `Threads` lines of a `/proc/<pid>/status` text (0 when absent).
     pub fn parse(status: &str) -> Self {
         let field = |name: &str| {
             status
@@ -30,6 +33,7 @@ impl Memory {
         Self {
             rss_kb: field("VmRSS:"),
             peak_kb: field("VmHWM:"),
+            threads: field("Threads:"),
         }
     }
 }
@@ -93,7 +97,8 @@ mod tests {
             Memory::parse(status),
             Memory {
                 rss_kb: 40_960,
-                peak_kb: 51_234
+                peak_kb: 51_234,
+                threads: 4
             }
         );
         assert_eq!(megabytes(40_960), 40.0);

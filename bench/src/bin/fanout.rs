@@ -16,7 +16,7 @@
 //!
 //! `fanout --herald target/release/herald --sizes 100000x3,1000000 [--pipeline-rate N]
 //!  [--json FILE]`: the JSON is `{"<N>": {"seconds", "messagesPerSecond", "peakRssMb",
-//! "loadSeconds", "runsMessagesPerSecond", …}, …}`.
+//! "peakThreads", "loadSeconds", "runsMessagesPerSecond", …}, …}`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -140,6 +140,9 @@ struct Figures {
     peak_rss_mb: f64,
     /// The highest `VmRSS` sampled while polling.
     sampled_peak_rss_mb: f64,
+    /// The most threads the server had at a sample: a pool that grows under load shows here
+    /// first (each thread keeps an allocator heap of its own).
+    peak_threads: u64,
     /// `VmRSS` after the restart, before the trigger.
     idle_rss_mb: f64,
     /// CPU time the server used from the trigger to the end (user plus system, all threads).
@@ -219,8 +222,8 @@ async fn run(args: &Args) -> Result<(), FanoutError> {
             );
         }
         println!(
-            "B3 {size}: {:.2} s, {:.0} msg/s, peak RSS {:.1} MB",
-            figures.seconds, figures.messages_per_second, figures.peak_rss_mb
+            "B3 {size}: {:.2} s, {:.0} msg/s, peak RSS {:.1} MB, at most {} threads",
+            figures.seconds, figures.messages_per_second, figures.peak_rss_mb, figures.peak_threads
         );
         println!(
             "B3 {size}: the server used {:.1} CPU s ({:.0} msg per CPU second, {:.0} us of CPU per message)",
@@ -336,11 +339,14 @@ async fn one_size(
     let path = format!("/im/executions/audience/{execution}");
     let poll = Duration::from_millis(args.poll_ms.max(1));
     let mut sampled_peak = idle.rss_kb;
+    let mut peak_threads = idle.threads;
     let mut last_change = (Instant::now(), 0_u64);
     let mut last_progress = Instant::now();
     let (elapsed, counts) = loop {
         tokio::time::sleep(poll).await;
-        sampled_peak = sampled_peak.max(memory(pid)?.rss_kb);
+        let now = memory(pid)?;
+        sampled_peak = sampled_peak.max(now.rss_kb);
+        peak_threads = peak_threads.max(now.threads);
         let status = ok("the execution's status", server.get(&path).await)?;
         let counts = status.get("counts").cloned().unwrap_or(Value::Null);
         let done = recorded(&counts);
@@ -382,6 +388,7 @@ async fn one_size(
         // sample can exceed it by a few pages.
         peak_rss_mb: megabytes(end.peak_kb.max(sampled_peak)),
         sampled_peak_rss_mb: megabytes(sampled_peak.max(end.rss_kb)),
+        peak_threads: peak_threads.max(end.threads),
         idle_rss_mb: megabytes(idle.rss_kb),
         cpu_seconds,
         messages_per_cpu_second: size as f64 / cpu_seconds.max(0.01),
@@ -658,6 +665,7 @@ mod tests {
             messages_per_second: rate,
             peak_rss_mb: rate / 100.0,
             sampled_peak_rss_mb: 0.0,
+            peak_threads: 0,
             idle_rss_mb: 0.0,
             cpu_seconds: 1.0,
             messages_per_cpu_second: rate,
