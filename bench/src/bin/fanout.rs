@@ -344,9 +344,9 @@ async fn one_size(
     let mut last_progress = Instant::now();
     let (elapsed, counts) = loop {
         tokio::time::sleep(poll).await;
-        let now = memory(pid)?;
-        sampled_peak = sampled_peak.max(now.rss_kb);
-        peak_threads = peak_threads.max(now.threads);
+        let sample = memory(pid)?;
+        sampled_peak = sampled_peak.max(sample.rss_kb);
+        peak_threads = peak_threads.max(sample.threads);
         let status = ok("the execution's status", server.get(&path).await)?;
         let counts = status.get("counts").cloned().unwrap_or(Value::Null);
         let done = recorded(&counts);

@@ -20,10 +20,8 @@
 //! `tokio::task::spawn_blocking`, and writes take the write lock up front (`BEGIN IMMEDIATE`),
 //! so two receivers — in this process or another one on the same file — never lease the same
 //! job. WAL mode, `synchronous=NORMAL`, a busy timeout. An operation waits for the connection
-//! before it takes a blocking thread, so operations queued behind a slow one wait as tasks:
-//! with a lock taken on the blocking thread, each waiting operation held a thread of its own,
-//! and B3's fan-out (64 jobs acknowledging at once behind a slow commit) grew the blocking
-//! pool by some fifty threads, each with its allocator's heap (peak RSS 100 → 240 MB).
+//! as a task and takes a blocking thread only once it holds it, so operations queued behind a
+//! slow one do not each hold a thread (see `bench/findings.md`, B3, session 15).
 //!
 //! ## Schema (`PRAGMA user_version` = 1, `PRAGMA application_id` = [`APPLICATION_ID`])
 //!

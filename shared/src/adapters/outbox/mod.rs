@@ -11,9 +11,8 @@
 //! `Accepted` with the provider message id `outbox-<message-id>`.
 //!
 //! Files are written by [`WRITERS`] threads of the outbox's own, which take the writes in turn:
-//! a fan-out sends hundreds of messages at a time, and with each write on tokio's blocking pool
-//! tokio started a thread for nearly every one (517 threads and 642 MB of RSS after the first
-//! 150,000 messages of a 1M audience; 12 threads and 97 MB now).
+//! a fan-out sends hundreds of messages at a time, and on tokio's blocking pool nearly every
+//! write started a thread of its own (see `bench/findings.md`, B3, session 15).
 //!
 //! Reading back ([`Outbox::list`], [`Outbox::get`], [`Outbox::eml_path`]) works on the files
 //! alone, so entries survive restarts and can be inspected with any editor. [`Outbox::list`]

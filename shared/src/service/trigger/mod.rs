@@ -34,10 +34,11 @@ mod address;
 pub mod audience;
 pub mod feedback;
 mod pipeline;
-pub use pipeline::CLAIM_TIMEOUT;
 pub mod scheduler;
 pub mod unsubscribe;
 pub mod webhook;
+
+pub use pipeline::CLAIM_TIMEOUT;
 
 /// Deployment settings of the trigger side.
 #[derive(Clone, Debug)]
