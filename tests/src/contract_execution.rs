@@ -50,7 +50,7 @@
 //!   uses distinct instants). Cancelling and triggering set `modified_at` to `now`; triggering
 //!   records the execution id.
 //! - Concurrent writers race on one key: exactly one claim, begin, trigger or release wins;
-//!   caps are never exceeded; no counter increment is lost.
+//!   caps are never exceeded; no counter increment is lost; no send slot is reserved twice.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -65,8 +65,8 @@ use herald_core::domain::{
     ScheduledExecution,
 };
 use herald_core::ports::{
-    Begin, CapCounter, Claim, Conflict, Page, PageRequest, RequestKey, StoreError, StoreResult,
-    StoredResponse,
+    Begin, CapCounter, Claim, Conflict, Page, PageRequest, RequestKey, Reservation, StoreError,
+    StoreResult, StoredResponse,
 };
 
 pub use herald_core::ports::ExecutionStores;
@@ -166,6 +166,11 @@ macro_rules! __execution_contract_cases {
             incrementing_or_decrementing_no_counters_changes_nothing
             concurrent_increments_never_exceed_the_limit
             one_counter_alone_restarts_after_its_window_and_concurrent_increments_stay_within_it
+            // send pacing
+            a_campaigns_first_reservation_starts_now_and_each_next_one_where_the_last_ended
+            a_reservation_after_the_reserved_slots_passed_starts_from_now
+            a_first_free_slot_past_the_latest_start_reserves_nothing
+            concurrent_reservations_take_consecutive_slots_that_never_overlap
             // expiry
             purging_deletes_at_most_the_expired_and_every_live_record_keeps_its_state
             // schedules
@@ -2053,6 +2058,156 @@ pub async fn one_counter_alone_restarts_after_its_window_and_concurrent_incremen
         "decrementing",
     );
     assert_eq!(fill(store, &[again], 101, 20).await, (1, Some(0)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Send pacing
+// ---------------------------------------------------------------------------------------------
+
+fn millis(ms: i64) -> jiff::SignedDuration {
+    jiff::SignedDuration::from_millis(ms)
+}
+
+/// `at(seconds)` plus `ms` milliseconds.
+fn at_ms(seconds: i64, ms: i64) -> jiff::Timestamp {
+    at(seconds) + millis(ms)
+}
+
+async fn reserve<S: ExecutionStores>(
+    store: &S,
+    campaign: CampaignId,
+    count: u32,
+    interval_ms: i64,
+    now: jiff::Timestamp,
+    latest_start: jiff::Timestamp,
+) -> Reservation {
+    ok(
+        store
+            .reserve_sends(campaign, count, millis(interval_ms), now, latest_start)
+            .await,
+        "reserving send slots",
+    )
+}
+
+pub async fn a_campaigns_first_reservation_starts_now_and_each_next_one_where_the_last_ended<
+    S: ExecutionStores,
+>(
+    store: &S,
+) {
+    let (campaign, other) = (CampaignId::new(), CampaignId::new());
+    let far = at(DAY);
+    assert_eq!(
+        reserve(store, campaign, 3, 20, at(0), far).await,
+        Reservation::Granted { start: at(0) }
+    );
+    // 3 slots of 20 ms: the next free one is at 60 ms, ahead of now (10 ms).
+    assert_eq!(
+        reserve(store, campaign, 2, 20, at_ms(0, 10), far).await,
+        Reservation::Granted {
+            start: at_ms(0, 60)
+        }
+    );
+    assert_eq!(
+        reserve(store, campaign, 1, 20, at_ms(0, 10), far).await,
+        Reservation::Granted {
+            start: at_ms(0, 100)
+        }
+    );
+    assert_eq!(
+        reserve(store, other, 5, 20, at_ms(0, 10), far).await,
+        Reservation::Granted {
+            start: at_ms(0, 10)
+        },
+        "each campaign has its own slots"
+    );
+}
+
+pub async fn a_reservation_after_the_reserved_slots_passed_starts_from_now<S: ExecutionStores>(
+    store: &S,
+) {
+    let campaign = CampaignId::new();
+    let far = at(DAY);
+    reserve(store, campaign, 4, 500, at(0), far).await;
+    // The slots ran to 2 s; a reservation at 2 s (the boundary) and one at 7 s start from now.
+    assert_eq!(
+        reserve(store, campaign, 2, 500, at(2), far).await,
+        Reservation::Granted { start: at(2) }
+    );
+    assert_eq!(
+        reserve(store, campaign, 2, 500, at(7), far).await,
+        Reservation::Granted { start: at(7) }
+    );
+    assert_eq!(
+        reserve(store, campaign, 1, 500, at(7), far).await,
+        Reservation::Granted { start: at(8) }
+    );
+}
+
+pub async fn a_first_free_slot_past_the_latest_start_reserves_nothing<S: ExecutionStores>(
+    store: &S,
+) {
+    let campaign = CampaignId::new();
+    reserve(store, campaign, 10, 1000, at(0), at(DAY)).await;
+    // Free from 10 s on: a caller that would start by 5 s gets nothing, and nothing moves.
+    assert_eq!(
+        reserve(store, campaign, 3, 1000, at(1), at(5)).await,
+        Reservation::Later { next: at(10) }
+    );
+    assert_eq!(
+        reserve(store, campaign, 3, 1000, at(1), at(10)).await,
+        Reservation::Granted { start: at(10) },
+        "the boundary is included, and the refused call reserved nothing"
+    );
+    // With no slot ahead, the first free one is now: a latest start already past refuses.
+    let idle = CampaignId::new();
+    assert_eq!(
+        reserve(store, idle, 1, 1000, at(5), at(4)).await,
+        Reservation::Later { next: at(5) }
+    );
+    assert_eq!(
+        reserve(store, idle, 1, 1000, at(5), at(5)).await,
+        Reservation::Granted { start: at(5) }
+    );
+}
+
+pub async fn concurrent_reservations_take_consecutive_slots_that_never_overlap<
+    S: ExecutionStores,
+>(
+    store: &S,
+) {
+    const CALLERS: i64 = 12;
+    const EACH: u32 = 3;
+    let campaign = CampaignId::new();
+    let barrier = Arc::new(tokio::sync::Barrier::new(CALLERS as usize));
+    let mut tasks = Vec::new();
+    for _ in 0..CALLERS {
+        let (store, barrier) = (store.clone(), Arc::clone(&barrier));
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            store
+                .reserve_sends(campaign, EACH, millis(10), at(0), at(DAY))
+                .await
+        }));
+    }
+    let mut starts = Vec::new();
+    for task in tasks {
+        match task.await.expect("a reserving task panicked") {
+            Ok(Reservation::Granted { start }) => starts.push(start),
+            other => panic!("a concurrent reservation answered {other:?}"),
+        }
+    }
+    starts.sort();
+    let expected: Vec<jiff::Timestamp> = (0..CALLERS).map(|k| at_ms(0, k * 30)).collect();
+    assert_eq!(
+        starts, expected,
+        "every caller got 3 slots of its own, one after the other"
+    );
+    assert_eq!(
+        reserve(store, campaign, 1, 10, at(0), at(DAY)).await,
+        Reservation::Granted {
+            start: at_ms(0, CALLERS * 30)
+        }
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

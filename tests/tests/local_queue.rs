@@ -95,6 +95,25 @@ async fn enqueued_jobs_are_visible_at_once_and_counted() {
 }
 
 #[tokio::test]
+async fn a_job_queued_for_later_is_handed_out_from_its_instant_and_counted_meanwhile() {
+    let (queue, _dir) = fresh_queue();
+    let (later, now) = (batch(7), plan());
+    queue
+        .enqueue_at(std::slice::from_ref(&later), t0(), t0() + secs(30))
+        .await
+        .unwrap();
+    queue.enqueue(std::slice::from_ref(&now)).await.unwrap();
+    assert_eq!(queue.len().await.unwrap(), 2, "a delayed job is queued");
+
+    let first = queue.receive(10, t0() + secs(29), secs(60)).await.unwrap();
+    let first: Vec<Job> = first.into_iter().map(|l| l.job).collect();
+    assert_eq!(first, vec![now], "only the job queued for now");
+    let due = queue.receive(10, t0() + secs(30), secs(60)).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!((&due[0].job, due[0].attempts), (&later, 1));
+}
+
+#[tokio::test]
 async fn a_leased_job_is_invisible_until_its_lease_runs_out_then_delivered_again() {
     let (queue, _dir) = fresh_queue();
     let job = plan();

@@ -72,6 +72,17 @@ async fn drain(client: &Client, url: &str, want: usize, within: Duration) -> Vec
     bodies
 }
 
+/// The queue at `url`, on a client that records every request body it sends.
+async fn capturing_queue(url: &str) -> (SqsQueue, moto::Captured) {
+    let captured = moto::Captured::default();
+    let client = Client::from_conf(
+        aws_sdk_sqs::config::Builder::from(&moto::config().await)
+            .interceptor(captured.clone())
+            .build(),
+    );
+    (SqsQueue::new(client, url), captured)
+}
+
 fn jobs(n: usize) -> Vec<Job> {
     let campaign_id = CampaignId::new();
     (0..n)
@@ -98,14 +109,7 @@ async fn twenty_three_enqueued_jobs_arrive_as_twenty_three_messages_that_parse_b
  {
     let client = client().await;
     let url = new_queue(&client).await;
-    // The queue's client records every request body it sends.
-    let captured = moto::Captured::default();
-    let capturing = Client::from_conf(
-        aws_sdk_sqs::config::Builder::from(&moto::config().await)
-            .interceptor(captured.clone())
-            .build(),
-    );
-    let queue = SqsQueue::new(capturing, &url);
+    let (queue, captured) = capturing_queue(&url).await;
     let sent = jobs(23);
 
     queue.enqueue(&sent).await.expect("the jobs are sent");
@@ -137,6 +141,44 @@ async fn twenty_three_enqueued_jobs_arrive_as_twenty_three_messages_that_parse_b
             .is_empty(),
         "nothing else is on the queue"
     );
+}
+
+#[tokio::test]
+async fn a_job_queued_for_later_is_sent_with_its_delay_and_arrives_after_it() {
+    let client = client().await;
+    let url = new_queue(&client).await;
+    let (queue, captured) = capturing_queue(&url).await;
+    let sent = jobs(1);
+    let now = jiff::Timestamp::now();
+    queue
+        .enqueue_at(&sent, now, now + jiff::SignedDuration::from_millis(2_500))
+        .await
+        .expect("the job is sent");
+    let delays: Vec<serde_json::Value> = captured
+        .json_bodies()
+        .iter()
+        .filter_map(|b| b["Entries"].as_array().cloned())
+        .flatten()
+        .map(|e| e["DelaySeconds"].clone())
+        .collect();
+    assert_eq!(
+        delays,
+        vec![serde_json::json!(3)],
+        "rounded up to whole seconds"
+    );
+
+    let started = Instant::now();
+    assert!(
+        drain(&client, &url, 1, Duration::from_secs(1))
+            .await
+            .is_empty(),
+        "not visible during its delay"
+    );
+    let bodies = drain(&client, &url, 1, Duration::from_secs(10)).await;
+    assert_eq!(bodies.len(), 1, "visible once its delay passed");
+    assert!(started.elapsed() >= Duration::from_secs(2));
+    let received: Job = serde_json::from_str(&bodies[0]).unwrap();
+    assert_eq!(received, sent[0]);
 }
 
 #[tokio::test]

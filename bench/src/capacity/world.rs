@@ -98,8 +98,8 @@ impl CountingQueue {
     }
 }
 
-impl Queue for CountingQueue {
-    async fn enqueue(&self, jobs: &[Job]) -> StoreResult<()> {
+impl CountingQueue {
+    fn count(&self, jobs: &[Job]) {
         let requests: u64 = jobs
             .chunks(SQS_SEND_BATCH)
             .map(|chunk| {
@@ -115,7 +115,23 @@ impl Queue for CountingQueue {
             s.jobs += jobs.len() as u64;
             s.send_requests += requests;
         }
+    }
+}
+
+impl Queue for CountingQueue {
+    async fn enqueue(&self, jobs: &[Job]) -> StoreResult<()> {
+        self.count(jobs);
         self.jobs.enqueue(jobs).await
+    }
+
+    async fn enqueue_at(
+        &self,
+        jobs: &[Job],
+        now: jiff::Timestamp,
+        at: jiff::Timestamp,
+    ) -> StoreResult<()> {
+        self.count(jobs);
+        self.jobs.enqueue_at(jobs, now, at).await
     }
 }
 

@@ -322,6 +322,17 @@ impl LocalQueue {
 impl Queue for LocalQueue {
     /// Adds the jobs in one transaction, in slice order; each is visible at once.
     async fn enqueue(&self, jobs: &[Job]) -> StoreResult<()> {
+        self.insert(jobs, i64::MIN).await
+    }
+
+    /// Adds the jobs in one transaction, in slice order; each is visible from `at`.
+    async fn enqueue_at(&self, jobs: &[Job], _now: Timestamp, at: Timestamp) -> StoreResult<()> {
+        self.insert(jobs, instant(at)).await
+    }
+}
+
+impl LocalQueue {
+    async fn insert(&self, jobs: &[Job], visible_at: i64) -> StoreResult<()> {
         if jobs.is_empty() {
             return Ok(());
         }
@@ -333,7 +344,7 @@ impl Queue for LocalQueue {
             let mut stmt =
                 tx.prepare_cached("INSERT INTO jobs (body, visible_at) VALUES (?1, ?2)")?;
             for body in &bodies {
-                stmt.execute(params![body, i64::MIN])?;
+                stmt.execute(params![body, visible_at])?;
             }
             Ok(())
         })

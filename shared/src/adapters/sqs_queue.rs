@@ -1,10 +1,11 @@
 //! The [`Queue`] on Amazon SQS: jobs are JSON message bodies sent with `SendMessageBatch`
-//! (10 per call). The dispatcher function consumes the queue; its redrive policy moves a job
+//! (10 per call); a job for later is sent with `DelaySeconds` (at most SQS's 15 minutes). The dispatcher function consumes the queue; its redrive policy moves a job
 //! that keeps failing to the dead-letter queue.
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use jiff::Timestamp;
 
 use crate::ports::{Job, Queue, StoreError, StoreResult};
 
@@ -12,6 +13,8 @@ use crate::ports::{Job, Queue, StoreError, StoreResult};
 pub const QUEUE_URL_ENV: &str = "HERALD_QUEUE_URL";
 /// Entries per `SendMessageBatch` call (the SQS maximum).
 const BATCH: usize = 10;
+/// The longest delay SQS gives a message, in seconds.
+const MAX_DELAY_SECONDS: i64 = 900;
 /// Attempts for entries SQS reports as failed with a retryable (sender fault = false) error.
 const ATTEMPTS: usize = 4;
 
@@ -52,7 +55,7 @@ impl SqsQueue {
         &self.url
     }
 
-    async fn send_chunk(&self, chunk: &[Job]) -> StoreResult<()> {
+    async fn send_chunk(&self, chunk: &[Job], delay_seconds: i32) -> StoreResult<()> {
         let mut pending: Vec<(String, String)> = chunk
             .iter()
             .enumerate()
@@ -66,6 +69,7 @@ impl SqsQueue {
                     SendMessageBatchRequestEntry::builder()
                         .id(id)
                         .message_body(body)
+                        .set_delay_seconds((delay_seconds > 0).then_some(delay_seconds))
                         .build()
                 })
                 .collect::<Result<Vec<_>, _>>()
@@ -110,8 +114,50 @@ impl SqsQueue {
 impl Queue for SqsQueue {
     async fn enqueue(&self, jobs: &[Job]) -> StoreResult<()> {
         for chunk in jobs.chunks(BATCH) {
-            self.send_chunk(chunk).await?;
+            self.send_chunk(chunk, 0).await?;
         }
         Ok(())
+    }
+
+    /// Delays the jobs by `at - now`, rounded up to whole seconds and cut to 15 minutes.
+    async fn enqueue_at(&self, jobs: &[Job], now: Timestamp, at: Timestamp) -> StoreResult<()> {
+        let delay = delay_seconds(now, at);
+        for chunk in jobs.chunks(BATCH) {
+            self.send_chunk(chunk, delay).await?;
+        }
+        Ok(())
+    }
+}
+
+/// SQS's `DelaySeconds` for a job due at `at`: whole seconds, rounded up, from 0 to 900.
+fn delay_seconds(now: Timestamp, at: Timestamp) -> i32 {
+    let wait = at.duration_since(now);
+    let seconds = wait.as_secs() + i64::from(wait.subsec_nanos() > 0);
+    // Within 0..=900, so it fits.
+    seconds.clamp(0, MAX_DELAY_SECONDS) as i32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_delay_is_whole_seconds_rounded_up_within_what_sqs_allows() {
+        let now: Timestamp = "2026-03-02T12:00:00Z".parse().unwrap();
+        let after = |ms: i64| now + jiff::SignedDuration::from_millis(ms);
+        assert_eq!(delay_seconds(now, now), 0);
+        assert_eq!(
+            delay_seconds(now, after(-5_000)),
+            0,
+            "a past instant is now"
+        );
+        assert_eq!(delay_seconds(now, after(1)), 1);
+        assert_eq!(delay_seconds(now, after(2_000)), 2);
+        assert_eq!(delay_seconds(now, after(2_001)), 3);
+        assert_eq!(
+            delay_seconds(now, after(3_600_000)),
+            900,
+            "at most 15 minutes"
+        );
     }
 }

@@ -1,5 +1,5 @@
 //! Ports of the execution side: exactly-once acceptance, executions, messages, counters,
-//! frequency caps, schedules and held (quiet-hours) messages.
+//! frequency caps, send pacing, schedules and held (quiet-hours) messages.
 //!
 //! As for the admin ports, every method is one atomic operation and every condition is part of
 //! the write. Time is passed in (`now`), never read by a store; a store never relies on TTL
@@ -7,7 +7,7 @@
 
 use std::future::Future;
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::{Page, PageRequest, StoreResult};
@@ -225,6 +225,43 @@ pub trait CapStore: Send + Sync {
     fn decrement(&self, counters: &[CapCounter]) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
+/// What [`PaceStore::reserve_sends`] gave.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reservation {
+    /// The slots `start`, `start + interval`, … (`count` of them) are the caller's.
+    Granted { start: Timestamp },
+    /// The campaign's first free slot is `next`, later than the caller would start: nothing
+    /// was reserved.
+    Later { next: Timestamp },
+}
+
+/// A campaign's send slots at its `rateLimit`, shared by every process sending for it: each
+/// reserves the slots it will send in, so that dispatchers running side by side send at the
+/// rate together, not each at the rate. One small record per paced campaign.
+pub trait PaceStore: Send + Sync {
+    /// In one atomic write: the campaign's first free slot is its stored `next`, or `now` when
+    /// none is stored or it has passed. When that slot is at most `latest_start`, the `count`
+    /// slots from it, `interval` apart, are reserved (the stored `next` moves on to
+    /// [`slots_end`]) → `Granted { start }`. Otherwise nothing changes → `Later { next }`.
+    fn reserve_sends(
+        &self,
+        campaign: CampaignId,
+        count: u32,
+        interval: SignedDuration,
+        now: Timestamp,
+        latest_start: Timestamp,
+    ) -> impl Future<Output = StoreResult<Reservation>> + Send;
+}
+
+/// The first slot after `count` slots from `start`, `interval` apart (saturating at the last
+/// instant jiff represents): what [`PaceStore::reserve_sends`] stores as the next free slot.
+pub fn slots_end(start: Timestamp, interval: SignedDuration, count: u32) -> Timestamp {
+    let span = interval
+        .checked_mul(i32::try_from(count).unwrap_or(i32::MAX))
+        .unwrap_or(SignedDuration::MAX);
+    start.saturating_add(span).unwrap_or(Timestamp::MAX)
+}
+
 /// Deletes what has expired: acceptance records ([`AcceptanceStore`]) and cap counters
 /// ([`CapStore`]) whose `expires_at` has passed, which both already treat as absent.
 /// DynamoDB's TTL deletes them on its own, so there this deletes nothing. SQLite and the
@@ -295,6 +332,7 @@ pub trait ExecutionStores:
     + MessageStore
     + CountStore
     + CapStore
+    + PaceStore
     + ExpiryStore
     + ScheduleStore
     + HoldStore
@@ -309,6 +347,7 @@ impl<T> ExecutionStores for T where
         + MessageStore
         + CountStore
         + CapStore
+        + PaceStore
         + ExpiryStore
         + ScheduleStore
         + HoldStore

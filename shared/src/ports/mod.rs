@@ -18,8 +18,8 @@ pub use delivery::{
 };
 pub use execution::{
     AcceptanceStore, Begin, CapCounter, CapStore, Claim, CountStore, ExecutionStore,
-    ExecutionStores, ExpiryStore, HoldStore, MessageStore, RequestKey, ScheduleStore,
-    StoredResponse,
+    ExecutionStores, ExpiryStore, HoldStore, MessageStore, PaceStore, RequestKey, Reservation,
+    ScheduleStore, StoredResponse, slots_end,
 };
 pub use queue::{Job, JobDelivery, Queue};
 pub use webhook::{WebhookError, WebhookSender};

@@ -7,6 +7,7 @@
 
 use std::future::Future;
 
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::StoreResult;
@@ -52,6 +53,15 @@ impl JobDelivery {
 pub trait Queue: Clone + Send + Sync + 'static {
     /// Adds jobs to the queue (all or nothing is not required: each job stands alone).
     fn enqueue(&self, jobs: &[Job]) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Adds jobs that are handed out no earlier than `at` (`now` being the caller's time). A
+    /// queue may hand them out earlier than asked when it cannot wait that long (SQS delays a
+    /// message at most 15 minutes), never before `now`.
+    fn enqueue_at(
+        &self,
+        jobs: &[Job],
+        now: Timestamp,
+        at: Timestamp,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
 #[cfg(test)]

@@ -145,6 +145,11 @@ fn every_function_times_out_before_a_claim_is_taken_for_interrupted() {
 }
 
 #[test]
+fn the_dispatcher_outlives_a_paced_batchs_wait_with_time_to_send() {
+    assert_clean("pace wait", pace_wait_violations(&template()));
+}
+
+#[test]
 fn authorization_defaults_to_iam_and_switches_to_jwt_by_parameter() {
     let template = template();
     let auth_mode = &template["Parameters"]["AuthMode"];
@@ -405,6 +410,23 @@ fn a_function_that_outlives_the_claim_timeout_is_caught() {
     assert_caught(
         &claim_timeout_violations(&broken),
         &format!("{scheduler}: Timeout 300 s"),
+    );
+}
+
+#[test]
+fn a_dispatcher_timeout_too_short_for_a_paced_batch_is_caught() {
+    let template = template();
+    let (dispatcher, _) = function_building(&template, "herald-dispatcher")
+        .expect("a function builds herald-dispatcher");
+    let broken = with_change(
+        &template,
+        &dispatcher,
+        &["Properties", "Timeout"],
+        Some(Value::from(30)),
+    );
+    assert_caught(
+        &pace_wait_violations(&broken),
+        &format!("{dispatcher}: Timeout 30 s"),
     );
 }
 

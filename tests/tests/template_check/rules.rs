@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use herald_core::service::trigger::CLAIM_TIMEOUT;
+use herald_core::service::trigger::{CLAIM_TIMEOUT, TriggerConfig};
 use serde_norway::Value;
 
 use crate::read::*;
@@ -426,6 +426,24 @@ pub fn claim_timeout_violations(template: &Value) -> Vec<String> {
             })
         })
         .collect()
+}
+
+/// A paced audience batch waits at most `pace_wait` for its send slots, then sends: the
+/// dispatcher (which runs batches) must leave it as long again for those sends before it
+/// times out, or a batch of a paced campaign could be cut off mid-send and handed out again.
+pub fn pace_wait_violations(template: &Value) -> Vec<String> {
+    let wait = TriggerConfig::default().pace_wait.as_secs().unsigned_abs();
+    let Some((name, dispatcher)) = function_building(template, "herald-dispatcher") else {
+        return vec!["no function builds herald-dispatcher".into()];
+    };
+    let timeout = function_timeout(template, dispatcher);
+    if timeout < 2 * wait {
+        vec![format!(
+            "{name}: Timeout {timeout} s leaves less than the pace wait ({wait} s) for the sends after it"
+        )]
+    } else {
+        vec![]
+    }
 }
 
 /// SMS publishing needs `sns:Publish` on no particular resource, but that must not also allow

@@ -11,8 +11,8 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, Update as TxUpdate, WriteRequest,
+    AttributeValue, Delete, KeysAndAttributes, Put, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update as TxUpdate, WriteRequest,
 };
 
 use super::DynamoStore;
@@ -566,6 +566,24 @@ impl DynamoStore {
     /// UpdateItem (conditional when the update has a condition); a failed condition returns
     /// the old item.
     pub(crate) async fn update_if(&self, update: Update) -> StoreResult<Written> {
+        Ok(self.update_with(update, ReturnValue::None).await?.0)
+    }
+
+    /// [`Self::update_if`], also giving, when the update was made, the item's attributes as
+    /// they were before it (`ReturnValues = UPDATED_OLD`: those the update changed; empty when
+    /// it was created).
+    pub(crate) async fn update_returning_old(
+        &self,
+        update: Update,
+    ) -> StoreResult<(Written, Item)> {
+        self.update_with(update, ReturnValue::UpdatedOld).await
+    }
+
+    async fn update_with(
+        &self,
+        update: Update,
+        returns: ReturnValue,
+    ) -> StoreResult<(Written, Item)> {
         let result = self
             .client
             .update_item()
@@ -575,14 +593,16 @@ impl DynamoStore {
             .set_condition_expression(update.condition.as_ref().map(|c| c.expression.to_string()))
             .set_expression_attribute_names(update.all_names())
             .set_expression_attribute_values(update.all_values())
+            .return_values(returns)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(Written::Done),
+            Ok(out) => Ok((Written::Done, out.attributes.unwrap_or_default())),
             Err(e) => match e.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(c)) => Ok(Written::Refused(
-                    c.item().filter(|i| !i.is_empty()).cloned(),
+                Some(UpdateItemError::ConditionalCheckFailedException(c)) => Ok((
+                    Written::Refused(c.item().filter(|i| !i.is_empty()).cloned()),
+                    Item::new(),
                 )),
                 _ => Err(self.sdk_error("UpdateItem", e)),
             },

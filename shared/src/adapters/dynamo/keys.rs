@@ -124,6 +124,10 @@ pub(crate) fn cap_pk(counter_key: &str) -> String {
     format!("cap#{}", long_key(counter_key))
 }
 
+pub(crate) fn pace_pk(campaign: CampaignId) -> String {
+    format!("pace#{campaign}")
+}
+
 pub(crate) fn schedule_pk(id: ScheduleId) -> String {
     format!("schedule#{id}")
 }

@@ -28,6 +28,7 @@ mod holds;
 mod keys;
 mod members;
 mod messages;
+mod paces;
 mod profiles;
 mod records;
 mod schedules;

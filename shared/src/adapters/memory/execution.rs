@@ -13,18 +13,18 @@
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 
 use super::{MemoryStore, conflict, paginate};
 use crate::domain::execution::{CountDelta, CountScope, HeldMessage, ScheduledExecution};
 use crate::domain::{
-    Execution, ExecutionId, MessageId, MessageRecord, OutcomeCounts, OutcomeKind, ScheduleId,
-    ScheduleStatus,
+    CampaignId, Execution, ExecutionId, MessageId, MessageRecord, OutcomeCounts, OutcomeKind,
+    ScheduleId, ScheduleStatus,
 };
 use crate::ports::{
     AcceptanceStore, Begin, CapCounter, CapStore, Claim, Conflict, CountStore, ExecutionStore,
-    ExpiryStore, HoldStore, MessageStore, Page, PageRequest, RequestKey, ScheduleStore, StoreError,
-    StoreResult, StoredResponse,
+    ExpiryStore, HoldStore, MessageStore, PaceStore, Page, PageRequest, RequestKey, Reservation,
+    ScheduleStore, StoreError, StoreResult, StoredResponse, slots_end,
 };
 
 /// Everything the execution side keeps, inside the store's one mutex.
@@ -44,6 +44,8 @@ pub(super) struct ExecutionState {
     counts: HashMap<CountScope, BTreeMap<String, i64>>,
     /// Cap key → `(count, expires_at)`.
     caps: HashMap<String, (u64, Timestamp)>,
+    /// Each paced campaign's next free send slot.
+    paces: HashMap<CampaignId, Timestamp>,
     schedules: BTreeMap<ScheduleId, ScheduledExecution>,
     holds: BTreeMap<MessageId, HeldMessage>,
 }
@@ -355,6 +357,30 @@ impl CapStore for MemoryStore {
             }
         }
         Ok(())
+    }
+}
+
+impl PaceStore for MemoryStore {
+    async fn reserve_sends(
+        &self,
+        campaign: CampaignId,
+        count: u32,
+        interval: SignedDuration,
+        now: Timestamp,
+        latest_start: Timestamp,
+    ) -> StoreResult<Reservation> {
+        let mut s = self.state();
+        let next = match s.exec.paces.get(&campaign) {
+            Some(next) if *next > now => *next,
+            _ => now,
+        };
+        if next > latest_start {
+            return Ok(Reservation::Later { next });
+        }
+        s.exec
+            .paces
+            .insert(campaign, slots_end(next, interval, count));
+        Ok(Reservation::Granted { start: next })
     }
 }
 

@@ -18,7 +18,7 @@
 //! writer's checkpoint finds little left to copy (see `checkpoint_loop`). Statements are
 //! prepared once per connection and cached.
 //!
-//! ## Schema (`PRAGMA user_version` = 4)
+//! ## Schema (`PRAGMA user_version` = 5)
 //!
 //! Bodies are the serde JSON of the domain type; ids are stored in their text form (UUIDs sort
 //! the same as text), so every page is ordered by key with plain `ORDER BY`.
@@ -37,6 +37,7 @@
 //! | `messages`         | `seq, id, execution_id, outcome, provider_id, body` | `seq` (rowid, claim order), unique `id`, indexes on `(execution_id, seq)` and `provider_id` |
 //! | `counters`         | `scope, name, value`                  | `(scope, name)`              |
 //! | `caps`             | `key, count, expires_at`              | `key`                        |
+//! | `paces`            | `campaign_id, next`                   | `campaign_id`                |
 //! | `schedules`        | `id, status, execute_at, body`        | `id`, index on `(status, execute_at, id)` |
 //! | `holds`            | `message_id, release_at, body`        | `message_id`, index on `(release_at, message_id)` |
 //!
@@ -68,6 +69,7 @@ mod expiry;
 mod holds;
 mod members;
 mod messages;
+mod paces;
 mod profiles;
 mod records;
 mod schedules;

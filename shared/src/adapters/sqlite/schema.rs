@@ -160,6 +160,13 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX messages_by_execution;
     CREATE INDEX messages_by_execution ON messages (execution_id, seq);
     ",
+    // 5: each paced campaign's next free send slot (`rateLimit` shared by every process).
+    "
+    CREATE TABLE paces (
+        campaign_id TEXT    NOT NULL PRIMARY KEY,
+        next        INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this build writes.
@@ -241,6 +248,7 @@ mod tests {
             "messages",
             "counters",
             "caps",
+            "paces",
             "schedules",
             "holds",
         ] {

@@ -4,10 +4,9 @@
 //! execution's stored cursor, and a redelivered batch finds the message records it wrote.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use super::pipeline::{Fresh, message_id};
@@ -19,8 +18,8 @@ use crate::domain::{
     ScheduleId, ScheduleStatus, ScheduledExecution, ValidationError,
 };
 use crate::ports::{
-    Clock, Delivery, ExecutionStores, Job, JobDelivery, PageRequest, Queue, RequestKey, Store,
-    StoreError, StoredResponse,
+    Clock, Delivery, ExecutionStores, Job, JobDelivery, PaceStore, PageRequest, Queue, RequestKey,
+    Reservation, Store, StoreError, StoredResponse, slots_end,
 };
 
 /// Members read per planning step.
@@ -48,28 +47,94 @@ pub struct ScheduleResponse {
     pub execution_details: Option<serde_json::Value>,
 }
 
-/// Spaces sends of each campaign to its `rateLimit` (messages per second) within this process.
-#[derive(Default)]
-pub(crate) struct Pacer {
-    next: Mutex<HashMap<CampaignId, Instant>>,
+/// A batch's share of its campaign's send slots at `rateLimit`. Slots are reserved from the
+/// store a second's worth at a time ([`PaceStore::reserve_sends`]), so every process sending
+/// for the campaign keeps to the rate together, and batches running side by side take turns.
+/// A batch starts no send after `latest_start` (it would outlive its function): once the next
+/// free slot is later, its remaining members are deferred ([`Pace::later`]).
+pub(crate) struct Pace {
+    campaign: CampaignId,
+    interval: SignedDuration,
+    per_reservation: u32,
+    latest_start: Timestamp,
+    state: tokio::sync::Mutex<PaceState>,
 }
 
-impl Pacer {
-    /// Waits for this campaign's next send slot.
-    pub async fn wait(&self, campaign: CampaignId, per_second: u32) {
-        let interval = Duration::from_secs_f64(1.0 / f64::from(per_second.max(1)));
-        let slot = {
-            let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
-            let now = Instant::now();
-            let slot = next
-                .get(&campaign)
-                .copied()
-                .filter(|t| *t > now)
-                .unwrap_or(now);
-            next.insert(campaign, slot + interval);
-            slot
-        };
-        tokio::time::sleep_until(slot.into()).await;
+struct PaceState {
+    /// The next granted slot, and how many granted slots are left from it.
+    next: Timestamp,
+    granted: u32,
+    /// Members of the batch no slot was reserved for yet.
+    unreserved: u32,
+    /// The campaign's first free slot once it was past `latest_start`.
+    later: Option<Timestamp>,
+}
+
+impl Pace {
+    pub fn new(
+        campaign: CampaignId,
+        per_second: u32,
+        members: usize,
+        latest_start: Timestamp,
+    ) -> Self {
+        let per_second = per_second.max(1);
+        Self {
+            campaign,
+            interval: SignedDuration::from_nanos(1_000_000_000 / i64::from(per_second)),
+            per_reservation: per_second,
+            latest_start,
+            state: tokio::sync::Mutex::new(PaceState {
+                next: latest_start,
+                granted: 0,
+                unreserved: u32::try_from(members).unwrap_or(u32::MAX),
+                later: None,
+            }),
+        }
+    }
+
+    /// The next send slot of the batch, reserving more when the granted ones are used up;
+    /// `None` once the campaign's free slots are past `latest_start`.
+    pub async fn slot<S: PaceStore>(
+        &self,
+        store: &S,
+        clock: &impl Clock,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        let mut s = self.state.lock().await;
+        if s.later.is_some() {
+            return Ok(None);
+        }
+        if s.granted == 0 {
+            let count = self.per_reservation.min(s.unreserved).max(1);
+            let reserved = store
+                .reserve_sends(
+                    self.campaign,
+                    count,
+                    self.interval,
+                    clock.now(),
+                    self.latest_start,
+                )
+                .await?;
+            match reserved {
+                Reservation::Granted { start } => {
+                    s.next = start;
+                    s.granted = count;
+                    s.unreserved = s.unreserved.saturating_sub(count);
+                }
+                Reservation::Later { next } => {
+                    s.later = Some(next);
+                    return Ok(None);
+                }
+            }
+        }
+        let slot = s.next;
+        s.next = slots_end(slot, self.interval, 1);
+        s.granted -= 1;
+        Ok(Some(slot))
+    }
+
+    /// When the campaign's next slot is free, if the batch stopped short of it.
+    pub async fn later(&self) -> Option<Timestamp> {
+        self.state.lock().await.later
     }
 }
 
@@ -441,15 +506,44 @@ where
             .into_iter()
             .map(|p| (p.id, p))
             .collect();
-        let runs = fresh
+        let runs: Vec<_> = fresh
             .into_iter()
             .map(|(work, id)| {
                 let profile = work.profile_id.and_then(|p| profiles.remove(&p));
                 (work, Some(Fresh { id, profile }))
             })
             .collect();
-        self.process_all(&ctx, runs, ctx.version.spec.rate_limit)
-            .await?;
+        let pace = ctx.version.spec.rate_limit.map(|per_second| {
+            let latest_start = self
+                .clock
+                .now()
+                .saturating_add(self.config.pace_wait)
+                .unwrap_or(Timestamp::MAX);
+            Pace::new(ctx.campaign.id, per_second, runs.len(), latest_start)
+        });
+        let processed = self.process_all(&ctx, runs, pace.as_ref()).await?;
+        if let (Some(pace), false) = (&pace, processed.deferred.is_empty()) {
+            // The campaign's slots are taken until after this batch may wait: the members not
+            // started yet go back to the queue, as a batch of their own, for when they free up.
+            let at = pace.later().await.unwrap_or_else(|| self.clock.now());
+            let rest = AudienceBatch {
+                members: processed
+                    .deferred
+                    .iter()
+                    .filter_map(|w| w.profile_id)
+                    .collect(),
+                ..batch.clone()
+            };
+            tracing::info!(
+                execution = %batch.execution_id,
+                deferred = rest.members.len(),
+                until = %at,
+                "campaign rate reached: members deferred"
+            );
+            self.queue
+                .enqueue_at(&[Job::Batch(rest)], self.clock.now(), at)
+                .await?;
+        }
         for record in interrupted {
             self.interrupted(&ctx, record).await?;
         }

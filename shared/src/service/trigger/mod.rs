@@ -66,6 +66,11 @@ pub struct TriggerConfig {
     pub throttle_backoff: Duration,
     /// Recipients of one call, or members of one audience batch, processed at once.
     pub concurrency: usize,
+    /// How long an audience batch of a campaign with a `rateLimit` may wait for its send
+    /// slots. Members whose slot would come later go back to the queue for then, so a batch
+    /// ends well within the dispatcher's timeout (and `herald serve`'s job lease) however many
+    /// batches share the rate.
+    pub pace_wait: SignedDuration,
 }
 
 impl Default for TriggerConfig {
@@ -86,6 +91,7 @@ impl Default for TriggerConfig {
             throttle_attempts: 5,
             throttle_backoff: Duration::from_millis(200),
             concurrency: 8,
+            pace_wait: SignedDuration::from_secs(20),
         }
     }
 }
@@ -248,11 +254,17 @@ pub(crate) struct CampaignCtx {
     pub webhook: Option<crate::domain::webhook::Webhook>,
 }
 
+/// What [`TriggerService::process_all`] did: a record per recipient it ran, in order, and the
+/// recipients its pace deferred.
+pub(crate) struct Processed<'w> {
+    pub records: Vec<MessageRecord>,
+    pub deferred: Vec<&'w RecipientWork>,
+}
+
 pub struct TriggerService<S, D, Q, C> {
     store: S,
     delivery: D,
     queue: Q,
-    pacer: audience::Pacer,
     clock: C,
     templates: Arc<TemplateCache>,
     versions: VersionCache,
@@ -334,7 +346,6 @@ where
             store,
             delivery,
             queue,
-            pacer: audience::Pacer::default(),
             clock,
             templates,
             versions: VersionCache::default(),
@@ -496,7 +507,7 @@ where
                 (w, fresh)
             })
             .collect();
-        let records = self.process_all(&ctx, runs, None).await?;
+        let records = self.process_all(&ctx, runs, None).await?.records;
         // A resumed attempt took the request over from one whose lease ran out: that attempt
         // is gone, and a message it claimed without recording an outcome was interrupted.
         if !new {
@@ -668,14 +679,15 @@ where
     }
 
     /// Runs every recipient through the pipeline, with what was read for them beforehand,
-    /// [`TriggerConfig::concurrency`] at a time, each (with `pace`, a rate in messages per
-    /// second) after waiting for its send slot. The records come back in the order of `works`.
-    pub(crate) async fn process_all(
+    /// [`TriggerConfig::concurrency`] at a time; with a `pace` (an audience batch of a campaign
+    /// with a `rateLimit`), each after waiting for its send slot. The records come back in the
+    /// order of `works`; the recipients the pace had no slot for are returned, not run.
+    pub(crate) async fn process_all<'w>(
         &self,
         ctx: &CampaignCtx,
-        works: Vec<(&RecipientWork, Option<Fresh>)>,
-        pace: Option<u32>,
-    ) -> Result<Vec<MessageRecord>, TriggerError> {
+        works: Vec<(&'w RecipientWork, Option<Fresh>)>,
+        pace: Option<&audience::Pace>,
+    ) -> Result<Processed<'w>, TriggerError> {
         use futures_util::stream::{FuturesOrdered, StreamExt};
         let mut waiting = works.into_iter();
         let mut running: FuturesOrdered<_> = waiting
@@ -683,27 +695,41 @@ where
             .take(self.config.concurrency.max(1))
             .map(|(work, fresh)| self.process_paced(ctx, work, fresh, pace))
             .collect();
-        let mut records = Vec::with_capacity(running.len() + waiting.len());
-        while let Some(record) = running.next().await {
-            records.push(record?);
+        let mut done = Processed {
+            records: Vec::with_capacity(running.len() + waiting.len()),
+            deferred: Vec::new(),
+        };
+        while let Some(ran) = running.next().await {
+            match ran? {
+                Ok(record) => done.records.push(record),
+                Err(work) => done.deferred.push(work),
+            }
             if let Some((work, fresh)) = waiting.next() {
                 running.push_back(self.process_paced(ctx, work, fresh, pace));
             }
         }
-        Ok(records)
+        Ok(done)
     }
 
-    async fn process_paced(
+    /// Runs one recipient, after its send slot when paced; gives the recipient back when the
+    /// pace has no slot for it.
+    async fn process_paced<'w>(
         &self,
         ctx: &CampaignCtx,
-        work: &RecipientWork,
+        work: &'w RecipientWork,
         fresh: Option<Fresh>,
-        pace: Option<u32>,
-    ) -> Result<MessageRecord, StoreError> {
-        if let Some(per_second) = pace {
-            self.pacer.wait(ctx.campaign.id, per_second).await;
+        pace: Option<&audience::Pace>,
+    ) -> Result<Result<MessageRecord, &'w RecipientWork>, StoreError> {
+        if let Some(pace) = pace {
+            let Some(slot) = pace.slot(&self.store, &self.clock).await? else {
+                return Ok(Err(work));
+            };
+            let wait = slot.duration_since(self.clock.now());
+            if wait.is_positive() {
+                tokio::time::sleep(wait.unsigned_abs()).await;
+            }
         }
-        self.process(ctx, work, fresh).await
+        self.process(ctx, work, fresh).await.map(Ok)
     }
 
     /// Releases held messages that are due (quiet hours over, throttling backed off): each

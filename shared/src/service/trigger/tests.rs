@@ -118,13 +118,20 @@ struct World {
 }
 
 fn world() -> World {
+    world_with(test_config())
+}
+
+fn test_config() -> TriggerConfig {
+    TriggerConfig {
+        throttle_backoff: std::time::Duration::from_millis(1),
+        ..Default::default()
+    }
+}
+
+fn world_with(config: TriggerConfig) -> World {
     let store = MemoryStore::new();
     let clock = Arc::new(FixedClock::new("2026-03-02T12:00:00Z".parse().unwrap()));
     let delivery = FakeDelivery::default();
-    let config = TriggerConfig {
-        throttle_backoff: std::time::Duration::from_millis(1),
-        ..Default::default()
-    };
     let templates = Arc::new(TemplateCache::new(16));
     let queue = MemoryQueue::new();
     World {
@@ -144,6 +151,18 @@ fn world() -> World {
 }
 
 impl World {
+    /// Another service on the same store, queue, clock and sender: a second dispatcher.
+    fn another_trigger(&self) -> TriggerService<MemoryStore, FakeDelivery, MemoryQueue, Clock> {
+        TriggerService::new(
+            self.trigger.store().clone(),
+            self.delivery.clone(),
+            self.queue.clone(),
+            self.clock.clone(),
+            Arc::new(TemplateCache::new(16)),
+            test_config(),
+        )
+    }
+
     async fn config(&self, v: serde_json::Value) -> String {
         let spec: ChannelConfigSpec = serde_json::from_value(v).unwrap();
         let c: crate::domain::ChannelConfig = self.admin.create_managed(spec).await.unwrap();
@@ -816,35 +835,118 @@ async fn a_batch_sends_to_several_members_at_once() {
     );
 }
 
-#[tokio::test]
-async fn a_rate_limit_spaces_the_sends_of_concurrent_members() {
-    let w = world();
+/// A live marketing SMS campaign sending at most `per_second` messages a second.
+async fn paced_sms(w: &World, per_second: u32) -> String {
     let cfg = w
         .config(json!({"name": "SMS", "category": "marketing", "sms": {"senderId": "Herald"}}))
         .await;
-    let campaign = w
-        .live_campaign(json!({"name": "Slow", "type": "marketing", "channel": "sms", "channelConfigId": cfg,
-                              "rateLimit": 50, "content": {"sms": {"text": "Hi {{profile.firstName}}"}}}))
-        .await;
+    w.live_campaign(json!({"name": "Slow", "type": "marketing", "channel": "sms", "channelConfigId": cfg,
+                          "rateLimit": per_second, "content": {"sms": {"text": "Hi {{profile.firstName}}"}}}))
+        .await
+}
+
+/// The instants sends started, in order, as offsets from `began`; asserts that the k-th is no
+/// earlier than k × `interval` (a busy machine only makes sends later).
+fn assert_spaced(w: &World, began: std::time::Instant, n: usize, interval: std::time::Duration) {
+    let mut started = w.delivery.sms_started.lock().unwrap().clone();
+    assert_eq!(started.len(), n);
+    started.sort();
+    for (k, at) in started.iter().enumerate() {
+        assert!(
+            *at - began >= interval * k as u32,
+            "send {k} started {:?} after the batches began",
+            *at - began
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_rate_limit_spaces_the_sends_of_concurrent_members() {
+    let w = world();
+    let campaign = paced_sms(&w, 50).await;
     let audience = phone_audience(&w, 6).await;
     w.audience(json!({"campaignId": campaign, "audience": {"id": audience}}))
         .await
         .unwrap();
     let began = std::time::Instant::now();
     w.run_jobs().await;
-    let mut started = w.delivery.sms_started.lock().unwrap().clone();
-    assert_eq!(started.len(), 6);
-    started.sort();
-    // 50 per second: the k-th send slot is k × 20 ms after the first, which is after `began`;
-    // a send never starts before its slot (a busy machine only makes it later).
-    for (k, at) in started.iter().enumerate() {
-        let earliest = std::time::Duration::from_millis(20) * k as u32;
-        assert!(
-            *at - began >= earliest,
-            "send {k} started {:?} after the batch began",
-            *at - began
-        );
+    // 50 per second: the k-th send slot is k × 20 ms after the first.
+    assert_spaced(&w, began, 6, std::time::Duration::from_millis(20));
+}
+
+#[tokio::test]
+async fn two_dispatchers_sending_for_one_campaign_keep_to_its_rate_together() {
+    let w = world();
+    let campaign = paced_sms(&w, 50).await;
+    let audience = phone_audience(&w, 12).await;
+    let (_, jobs) = w.planned(&campaign, &audience).await;
+    let [crate::ports::Job::Batch(batch)] = jobs.as_slice() else {
+        panic!("one batch expected, got {jobs:?}");
+    };
+    // Two halves of the batch, each run by its own service, at the same time.
+    let (a, b) = batch.members.split_at(6);
+    let half = |members: &[crate::domain::ProfileId], sequence| {
+        crate::ports::Job::Batch(crate::domain::AudienceBatch {
+            members: members.to_vec(),
+            sequence,
+            ..batch.clone()
+        })
+    };
+    let (first, second) = (half(a, 0), half(b, 1));
+    let other = w.another_trigger();
+    let began = std::time::Instant::now();
+    let (x, y) = tokio::join!(
+        w.trigger.run_job(&first, JobDelivery::First),
+        other.run_job(&second, JobDelivery::First)
+    );
+    x.unwrap();
+    y.unwrap();
+    // Together at 50 a second, not each: 12 slots 20 ms apart.
+    assert_spaced(&w, began, 12, std::time::Duration::from_millis(20));
+}
+
+#[tokio::test]
+async fn a_batch_defers_the_members_whose_send_slots_come_after_its_wait() {
+    let w = world_with(TriggerConfig {
+        pace_wait: jiff::SignedDuration::from_millis(500),
+        ..test_config()
+    });
+    let campaign = paced_sms(&w, 10).await;
+    let audience = phone_audience(&w, 14).await;
+    let (execution, jobs) = w.planned(&campaign, &audience).await;
+    for job in &jobs {
+        w.trigger.run_job(job, JobDelivery::First).await.unwrap();
     }
+    // 10 a second, reserved a second's worth at a time: slots 0–0.9 s are taken by 10 members;
+    // the next free one (1 s) is past the 0.5 s this batch may wait, so 4 go back to the queue.
+    assert_eq!(w.delivery.calls().len(), 10);
+    assert!(w.queue.is_empty());
+    let delayed = w.queue.drain_delayed();
+    let [(crate::ports::Job::Batch(rest), at)] = delayed.as_slice() else {
+        panic!("one deferred batch expected, got {delayed:?}");
+    };
+    assert_eq!(rest.members.len(), 4);
+    let t0: jiff::Timestamp = "2026-03-02T12:00:00Z".parse().unwrap();
+    assert_eq!(
+        *at,
+        t0 + jiff::SignedDuration::from_secs(1),
+        "queued for the free slot"
+    );
+    let view = w.trigger.execution(&execution).await.unwrap();
+    assert_eq!(view.status, ExecutionStatus::InProgress, "not done yet");
+
+    w.clock.advance(jiff::SignedDuration::from_secs(1));
+    w.trigger
+        .run_job(&crate::ports::Job::Batch(rest.clone()), JobDelivery::First)
+        .await
+        .unwrap();
+    let mut sent = w.delivery.calls();
+    sent.sort();
+    sent.dedup();
+    assert_eq!(sent.len(), 14, "every member once");
+    let view = w.trigger.execution(&execution).await.unwrap();
+    assert_eq!(view.counts.sent, 14);
+    assert_eq!(view.status, ExecutionStatus::Succeeded);
 }
 
 #[tokio::test]
