@@ -35,6 +35,10 @@ struct World {
 }
 
 async fn world() -> World {
+    world_with(TriggerConfig::default()).await
+}
+
+async fn world_with(config: TriggerConfig) -> World {
     let store = dynamo_local::fresh_store().await;
     let sqs = aws_sdk_sqs::Client::new(&moto::config().await);
     let queue_name = moto::unique("herald-dispatch");
@@ -52,7 +56,7 @@ async fn world() -> World {
         SqsQueue::new(sqs.clone(), &queue_url),
         SystemClock,
         Arc::new(TemplateCache::new(16)),
-        TriggerConfig::default(),
+        config,
     );
     World {
         admin: AdminService::new(store, SystemClock, AdminConfig::default()),
@@ -149,12 +153,19 @@ impl World {
     /// Hands `{"Records": records}` to the handler; returns its response as the runtime would
     /// serialize it.
     async fn dispatch(&self, records: &[Value]) -> Value {
-        let event: SqsEvent =
-            serde_json::from_value(json!({ "Records": records })).expect("an SQS event parses");
-        let response =
-            herald_dispatcher::handle(&self.trigger, LambdaEvent::new(event, Context::default()))
-                .await;
-        serde_json::to_value(response).expect("the response serializes")
+        dispatch_on(&self.trigger, records).await
+    }
+
+    /// Another dispatcher instance: its own service on the same table, queue and providers.
+    async fn another_dispatcher(&self, config: TriggerConfig) -> Trigger {
+        TriggerService::new(
+            self.trigger.store().clone(),
+            moto::delivery().await,
+            SqsQueue::new(self.sqs.clone(), &self.queue_url),
+            SystemClock,
+            Arc::new(TemplateCache::new(16)),
+            config,
+        )
     }
 
     async fn phone_audience(&self, phones: &[String]) -> String {
@@ -195,6 +206,11 @@ impl World {
     }
 
     async fn marketing_sms(&self) -> CampaignId {
+        self.marketing_sms_at(None).await
+    }
+
+    /// A live marketing SMS campaign, with a `rateLimit` when `per_second` is given.
+    async fn marketing_sms_at(&self, per_second: Option<u32>) -> CampaignId {
         let cfg: herald_core::domain::ChannelConfig = self
             .admin
             .create_managed(
@@ -210,8 +226,11 @@ impl World {
             .create_managed(serde_json::from_value(json!({"name": "Rules"})).unwrap())
             .await
             .unwrap();
-        let spec = json!({"name": "Promo", "type": "marketing", "channel": "sms", "channelConfigId": cfg.id,
+        let mut spec = json!({"name": "Promo", "type": "marketing", "channel": "sms", "channelConfigId": cfg.id,
                           "ruleSetId": rules.id, "content": {"sms": {"text": "Hi {{profile.firstName}}, {{context.promo}}"}}});
+        if let Some(rate) = per_second {
+            spec["rateLimit"] = json!(rate);
+        }
         let c = self
             .admin
             .create_campaign(serde_json::from_value(spec).unwrap())
@@ -223,6 +242,16 @@ impl World {
             .unwrap();
         c.campaign.id
     }
+}
+
+/// Hands `{"Records": records}` to the handler of `trigger`; returns its response as the
+/// runtime would serialize it.
+async fn dispatch_on(trigger: &Trigger, records: &[Value]) -> Value {
+    let event: SqsEvent =
+        serde_json::from_value(json!({ "Records": records })).expect("an SQS event parses");
+    let response =
+        herald_dispatcher::handle(trigger, LambdaEvent::new(event, Context::default())).await;
+    serde_json::to_value(response).expect("the response serializes")
 }
 
 fn failures(response: &Value) -> Vec<String> {
@@ -327,6 +356,97 @@ async fn an_audience_execution_runs_through_sqs_batches_once_despite_a_poison_re
     );
     let view = w.trigger.execution(&execution).await.unwrap();
     assert_eq!((view.counts.targeted, view.counts.sent), (3, 3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_dispatchers_keep_to_a_campaigns_rate_together_and_defer_what_does_not_fit() {
+    // 2 a second, slots reserved a second's worth (2) at a time; a batch waits at most 1.2 s.
+    let config = TriggerConfig {
+        pace_wait: jiff::SignedDuration::from_millis(1_200),
+        ..TriggerConfig::default()
+    };
+    let w = world_with(config.clone()).await;
+    let other = w.another_dispatcher(config).await;
+    let campaign = w.marketing_sms_at(Some(2)).await;
+    let phones: Vec<String> = (0..6).map(|_| valid_phone()).collect();
+    let audience = w.phone_audience(&phones).await;
+    let reply = w
+        .trigger
+        .trigger_audience(
+            serde_json::from_value(json!({"campaignId": campaign, "audience": {"id": audience},
+                                          "context": {"promo": "10% off"}}))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let execution = serde_json::from_str::<Value>(&reply.body).unwrap()["executionId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let plan = w.receive(1).await;
+    assert_eq!(
+        failures(&w.dispatch(&[w.record(&plan[0])]).await),
+        Vec::<String>::new()
+    );
+    let batches = w.receive(1).await;
+    let Ok(Job::Batch(batch)) = serde_json::from_str(batches[0].body().unwrap_or_default()) else {
+        panic!("expected a batch job, got {:?}", batches[0].body());
+    };
+    w.sqs
+        .delete_message()
+        .queue_url(&w.queue_url)
+        .receipt_handle(batches[0].receipt_handle().unwrap_or_default())
+        .send()
+        .await
+        .expect("DeleteMessage on moto");
+
+    // Half the batch on each dispatcher, at once. Together they get slots 0.5 s apart from 0
+    // on; a batch waits for its slots at most 1.2 s, so 3 or 4 slots fit (which batch asks
+    // first decides) and the members whose slot would come later are deferred.
+    let (a, b) = batch.members.split_at(3);
+    let half = |members: &[ProfileId], sequence| {
+        w.job_record(&Job::Batch(AudienceBatch {
+            members: members.to_vec(),
+            sequence,
+            ..batch.clone()
+        }))
+    };
+    let (first, second) = ([half(a, 0)], [half(b, 1)]);
+    let began = Instant::now();
+    let (x, y) = tokio::join!(w.dispatch(&first), dispatch_on(&other, &second));
+    let took = began.elapsed();
+    assert_eq!(failures(&x), Vec::<String>::new());
+    assert_eq!(failures(&y), Vec::<String>::new());
+    let sent: usize = sms_counts(&phones).await.iter().sum();
+    assert!(
+        (3..=4).contains(&sent),
+        "{sent} sent: the slots at 0, 0.5, 1 (and 1.5) s fit in the batches' wait, no more"
+    );
+    assert!(
+        took >= Duration::from_millis(500) * (sent as u32 - 1) - Duration::from_millis(50),
+        "{sent} sends 0.5 s apart took {took:?}"
+    );
+
+    // The deferred members come back as delayed batch jobs; run, they finish the execution.
+    let mut deferred = Vec::new();
+    let mut members = 0;
+    let started = Instant::now();
+    while members < 6 - sent && started.elapsed() < Duration::from_secs(15) {
+        for m in w.receive(1).await {
+            match serde_json::from_str(m.body().unwrap_or_default()) {
+                Ok(Job::Batch(rest)) => members += rest.members.len(),
+                other => panic!("expected a batch job, got {other:?}"),
+            }
+            deferred.push(m);
+        }
+    }
+    assert_eq!(members, 6 - sent, "every member not sent was deferred");
+    let records: Vec<Value> = deferred.iter().map(|m| w.record(m)).collect();
+    assert_eq!(failures(&w.dispatch(&records).await), Vec::<String>::new());
+    assert_eq!(sms_counts(&phones).await, vec![1; 6], "one SMS each");
+    let view = w.trigger.execution(&execution).await.unwrap();
+    assert_eq!((view.counts.targeted, view.counts.sent), (6, 6));
+    assert_eq!(view.status, ExecutionStatus::Succeeded);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
