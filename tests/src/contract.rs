@@ -134,6 +134,7 @@ macro_rules! __contract_cases {
             // profiles
             a_new_profile_is_saved_with_its_identities
             profiles_read_together_are_those_that_exist
+            profiles_found_together_by_identity_come_in_the_order_asked
             saving_a_new_profile_whose_id_exists_conflicts
             updating_a_profile_at_its_revision_stores_it
             updating_a_profile_with_a_stale_revision_conflicts_and_changes_nothing
@@ -1295,6 +1296,46 @@ pub async fn profiles_read_together_are_those_that_exist<S: Store>(store: &S) {
         "the two that exist, and nothing for the missing id"
     );
     assert_eq!(ok(store.get_profiles(&[]).await, "reading no profiles"), []);
+}
+
+pub async fn profiles_found_together_by_identity_come_in_the_order_asked<S: Store>(store: &S) {
+    let (ann_mail, ann_phone) = (
+        identity("email", "ann@together.example"),
+        identity("phone", "+1 415 555 2672"),
+    );
+    let bob_mail = identity("email", "bob@together.example");
+    let ann = profile(&[&ann_mail, &ann_phone]);
+    let bob = profile(&[&bob_mail]);
+    create(store, &ann).await;
+    create(store, &bob).await;
+    let nobody = identity("email", "nobody@together.example");
+    let found = ok(
+        store
+            .find_profiles(&[
+                ann_phone.clone(),
+                nobody,
+                bob_mail.clone(),
+                ann_mail.clone(),
+                ann_phone,
+            ])
+            .await,
+        "finding profiles together",
+    );
+    assert_eq!(
+        found,
+        vec![
+            Some(ann.clone()),
+            None,
+            Some(bob),
+            Some(ann.clone()),
+            Some(ann)
+        ],
+        "one answer per identity, in order; an identity asked twice is answered twice"
+    );
+    assert_eq!(
+        ok(store.find_profiles(&[]).await, "finding no profiles"),
+        []
+    );
 }
 
 pub async fn saving_a_new_profile_whose_id_exists_conflicts<S: Store>(store: &S) {

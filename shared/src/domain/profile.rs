@@ -191,6 +191,31 @@ pub struct Profile {
 }
 
 impl Profile {
+    /// A profile with nothing in it yet (revision 0: not stored).
+    pub fn new(id: ProfileId, now: Timestamp) -> Self {
+        Self {
+            id,
+            identities: Default::default(),
+            attributes: Default::default(),
+            consent: Default::default(),
+            push_tokens: vec![],
+            timezone: None,
+            locale: None,
+            revision: 0,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// A new profile holding only `identity`, as first stored (revision 1).
+    pub fn holding(identity: &Identity, now: Timestamp) -> Self {
+        let mut p = Self::new(ProfileId::new(), now);
+        p.identities
+            .insert(identity.namespace.clone(), identity.value.clone());
+        p.revision = 1;
+        p
+    }
+
     pub fn identity_list(&self) -> Vec<Identity> {
         self.identities
             .iter()

@@ -249,6 +249,22 @@ pub trait ProfileStore: Send + Sync {
         &self,
         identity: &Identity,
     ) -> impl Future<Output = StoreResult<Option<Profile>>> + Send;
+    /// The profile holding each of `identities`, in their order (`None` for one no profile
+    /// holds): what a bulk call (import, audience members) looks up. One lookup per identity
+    /// unless the store reads them together (SQLite: one read transaction; in memory: one
+    /// lock; DynamoDB: BatchGetItem of the claims, then of their profiles).
+    fn find_profiles(
+        &self,
+        identities: &[Identity],
+    ) -> impl Future<Output = StoreResult<Vec<Option<Profile>>>> + Send {
+        async move {
+            let mut found = Vec::with_capacity(identities.len());
+            for identity in identities {
+                found.push(self.find_profile(identity).await?);
+            }
+            Ok(found)
+        }
+    }
     /// In one atomic write: stores the profile (new when `expected_revision` is `None`, else
     /// only if the stored revision matches), claims every identity in `claim` for it
     /// (`Conflict(IdentityTaken)` when another profile holds one; claiming one it already holds

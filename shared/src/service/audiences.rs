@@ -1,5 +1,7 @@
 //! Audience use cases: CRUD (through [`super::config::Managed`]), static membership, counts.
 
+use std::collections::HashSet;
+
 use serde::{Deserialize, Serialize};
 
 use super::{AdminService, ServiceError, ServiceResult};
@@ -148,20 +150,24 @@ impl<S: Store, C: Clock> AdminService<S, C> {
             .into());
         }
         let mut ids = Vec::with_capacity(total);
-        for pid in &req.profile_ids {
-            if self.store.get_profile(*pid).await?.is_none() {
-                return Err(ServiceError::not_found("profile", pid));
-            }
-            ids.push(*pid);
-        }
-        for (i, r) in req.identities.iter().enumerate() {
-            let identity = Identity::parse(&r.namespace, &r.value)
-                .map_err(|e| e.under(&format!("identities[{i}]")))?;
-            let p = self
+        if !req.profile_ids.is_empty() {
+            let found: HashSet<ProfileId> = self
                 .store
-                .find_profile(&identity)
+                .get_profiles(&req.profile_ids)
                 .await?
-                .ok_or_else(|| ServiceError::not_found("profile", identity.to_string()))?;
+                .into_iter()
+                .map(|p| p.id)
+                .collect();
+            if let Some(missing) = req.profile_ids.iter().find(|id| !found.contains(id)) {
+                return Err(ServiceError::not_found("profile", missing));
+            }
+            ids.extend(&req.profile_ids);
+        }
+        let identities = parse_identities(req)?;
+        let holders = self.store.find_profiles(&identities).await?;
+        for (identity, holder) in identities.iter().zip(holders) {
+            let p =
+                holder.ok_or_else(|| ServiceError::not_found("profile", identity.to_string()))?;
             ids.push(p.id);
         }
         ids.sort();
@@ -191,13 +197,9 @@ impl<S: Store, C: Clock> AdminService<S, C> {
     ) -> ServiceResult<AudienceView> {
         let audience = self.static_audience(id).await?;
         let mut ids = req.profile_ids.clone();
-        for (i, r) in req.identities.iter().enumerate() {
-            let identity = Identity::parse(&r.namespace, &r.value)
-                .map_err(|e| e.under(&format!("identities[{i}]")))?;
-            if let Some(p) = self.store.find_profile(&identity).await? {
-                ids.push(p.id);
-            }
-        }
+        let identities = parse_identities(req)?;
+        let holders = self.store.find_profiles(&identities).await?;
+        ids.extend(holders.into_iter().flatten().map(|p| p.id));
         self.store.remove_members(id, &ids).await?;
         let member_count = self.store.count_members(id).await?;
         Ok(AudienceView {
@@ -215,4 +217,16 @@ impl<S: Store, C: Clock> AdminService<S, C> {
         self.static_audience(id).await?;
         Ok(self.store.list_members(id, page).await?)
     }
+}
+
+/// The identities a members call names, each checked (an error names its index).
+fn parse_identities(req: &MembersRequest) -> ServiceResult<Vec<Identity>> {
+    req.identities
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            Identity::parse(&r.namespace, &r.value)
+                .map_err(|e| e.under(&format!("identities[{i}]")).into())
+        })
+        .collect()
 }

@@ -274,6 +274,50 @@ async fn an_import_reports_every_bad_line_and_applies_the_good_ones_in_order() {
 }
 
 #[tokio::test]
+async fn an_import_of_several_waves_applies_every_line_about_one_profile_in_file_order() {
+    let (svc, _) = service();
+    // A profile holding an email and a phone, updated by one line through each.
+    svc.import_profiles(
+        r#"{"identities": {"email": "both@example.com", "phone": "+33612345670"}}"#,
+    )
+    .await
+    .unwrap();
+    // 150 lines over 100 profiles: line i + 100 updates the profile line i created, a wave or
+    // two later; the last two lines reach one profile by different identities.
+    let mut lines: Vec<String> = (0..150)
+        .map(|i| {
+            json!({"identities": {"crmId": format!("c{}", i % 100)}, "attributes": {"n": i}})
+                .to_string()
+        })
+        .collect();
+    lines.push(
+        json!({"identities": {"email": "both@example.com"}, "attributes": {"tier": "gold"}})
+            .to_string(),
+    );
+    lines.push(
+        json!({"identities": {"phone": "+33612345670"}, "attributes": {"tier": "silver"}})
+            .to_string(),
+    );
+    let r = svc.import_profiles(&lines.join("\n")).await.unwrap();
+    assert_eq!(
+        (r.received, r.created, r.updated, r.failed),
+        (152, 100, 52, 0),
+        "{:?}",
+        r.errors
+    );
+    for i in 0..100 {
+        let p = svc.find_profile("crmId", &format!("c{i}")).await.unwrap();
+        let last = if i < 50 { i + 100 } else { i };
+        assert_eq!(
+            p.attributes["n"], last,
+            "profile c{i} has its last line's value"
+        );
+    }
+    let both = svc.find_profile("phone", "+33612345670").await.unwrap();
+    assert_eq!(both.attributes["tier"], "silver", "the later line wins");
+}
+
+#[tokio::test]
 async fn a_static_audience_with_members_cannot_become_a_rule_audience() {
     let (svc, _) = service();
     let a = svc

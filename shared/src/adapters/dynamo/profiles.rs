@@ -3,15 +3,15 @@
 //! and its claims change together in one transaction. Profiles are listed in id order through
 //! `gsi1` (`gsi1pk = profile`, `gsi1sk = {id}`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use super::DynamoStore;
 use super::calls::{Cond, Query, TxError};
 use super::codec::{decode, encode};
 use super::cursor;
 use super::keys::{
-    GSI1, GSI1_KEY, GSI1PK, GSI1SK, Item, PROFILE_ID, PROFILE_KIND, WHOLE, get_s, identity_pk, key,
-    profile_pk, s,
+    GSI1, GSI1_KEY, GSI1PK, GSI1SK, Item, PK, PROFILE_ID, PROFILE_KIND, WHOLE, get_s, identity_pk,
+    key, profile_pk, s,
 };
 use crate::domain::{Identity, Profile, ProfileId};
 use crate::ports::{Conflict, Page, PageRequest, ProfileStore, StoreError, StoreResult};
@@ -73,15 +73,35 @@ impl ProfileStore for DynamoStore {
         let Some(claim) = self.get_raw(key(identity_pk(identity), WHOLE)).await? else {
             return Ok(None);
         };
-        let holder = get_s(&claim, PROFILE_ID)
-            .and_then(|id| ProfileId::parse(id).ok())
-            .ok_or_else(|| {
-                StoreError::Corrupt(format!(
-                    "an identity claim in namespace {} names no valid profile id",
-                    identity.namespace
-                ))
-            })?;
-        self.get_profile(holder).await
+        self.get_profile(claim_holder(&claim)?).await
+    }
+
+    async fn find_profiles(&self, identities: &[Identity]) -> StoreResult<Vec<Option<Profile>>> {
+        let keys = identities
+            .iter()
+            .map(|i| key(identity_pk(i), WHOLE))
+            .collect();
+        let mut holders: HashMap<String, ProfileId> = HashMap::new();
+        for claim in self.batch_get(keys).await? {
+            let pk = get_s(&claim, PK).unwrap_or_default().to_string();
+            holders.insert(pk, claim_holder(&claim)?);
+        }
+        let ids: Vec<ProfileId> = holders.values().copied().collect();
+        let profiles: HashMap<ProfileId, Profile> = self
+            .get_profiles(&ids)
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p))
+            .collect();
+        Ok(identities
+            .iter()
+            .map(|i| {
+                holders
+                    .get(&identity_pk(i))
+                    .and_then(|id| profiles.get(id))
+                    .cloned()
+            })
+            .collect())
     }
 
     async fn save_profile(
@@ -183,4 +203,16 @@ impl ProfileStore for DynamoStore {
             next,
         })
     }
+}
+
+/// The profile an identity claim item names.
+fn claim_holder(claim: &Item) -> StoreResult<ProfileId> {
+    get_s(claim, PROFILE_ID)
+        .and_then(|id| ProfileId::parse(id).ok())
+        .ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "the identity claim {} names no valid profile id",
+                get_s(claim, PK).unwrap_or("?")
+            ))
+        })
 }

@@ -273,6 +273,19 @@ impl ProfileStore for MemoryStore {
             .cloned())
     }
 
+    async fn find_profiles(&self, identities: &[Identity]) -> StoreResult<Vec<Option<Profile>>> {
+        let s = self.state();
+        Ok(identities
+            .iter()
+            .map(|identity| {
+                s.identities
+                    .get(identity)
+                    .and_then(|id| s.profiles.get(&id.to_string()))
+                    .cloned()
+            })
+            .collect())
+    }
+
     async fn save_profile(
         &self,
         profile: &Profile,

@@ -53,6 +53,30 @@ impl ProfileStore for SqliteStore {
         body.map(|b| decode("profile", &b)).transpose()
     }
 
+    async fn find_profiles(&self, identities: &[Identity]) -> StoreResult<Vec<Option<Profile>>> {
+        let keys: Vec<(String, String)> = identities
+            .iter()
+            .map(|i| (i.namespace.as_str().to_string(), i.value.clone()))
+            .collect();
+        let bodies = self
+            .run(Access::Read, move |tx| {
+                let mut stmt = tx.prepare_cached(FIND_BY_IDENTITY)?;
+                let mut bodies = Vec::with_capacity(keys.len());
+                for (namespace, value) in &keys {
+                    bodies.push(
+                        stmt.query_row(params![namespace, value], |row| row.get::<_, String>(0))
+                            .optional()?,
+                    );
+                }
+                Ok(bodies)
+            })
+            .await?;
+        bodies
+            .iter()
+            .map(|b| b.as_deref().map(|b| decode("profile", b)).transpose())
+            .collect()
+    }
+
     async fn save_profile(
         &self,
         profile: &Profile,

@@ -5,7 +5,7 @@
 
 use super::{TriggerError, TriggerService};
 use crate::domain::unsubscribe::UnsubscribeClaim;
-use crate::domain::{Channel, ConsentValue, Identity, Profile, ProfileId};
+use crate::domain::{Channel, ConsentValue, Identity, Profile};
 use crate::ports::{Clock, Conflict, Delivery, ExecutionStores, Queue, Store, StoreError};
 
 /// What the unsubscribe page shows.
@@ -98,20 +98,7 @@ where
                     // A push token without a profile: nothing to record consent on.
                     return Ok(());
                 };
-                let mut p = Profile {
-                    id: ProfileId::new(),
-                    identities: [(identity.namespace.clone(), identity.value.clone())]
-                        .into_iter()
-                        .collect(),
-                    attributes: Default::default(),
-                    consent: Default::default(),
-                    push_tokens: vec![],
-                    timezone: None,
-                    locale: None,
-                    revision: 1,
-                    created_at: now,
-                    updated_at: now,
-                };
+                let mut p = Profile::holding(&identity, now);
                 p.consent.set(claim.channel, Some(ConsentValue::Out));
                 self.store
                     .save_profile(&p, None, std::slice::from_ref(&identity), &[])
