@@ -94,6 +94,7 @@ impl<S: Store + ExecutionStores, D: LocalDelivery> Local<S, D> {
             SystemClock,
             AdminConfig {
                 public_base_url: public_base_url.clone(),
+                ..AdminConfig::default()
             },
         ));
         let templates = Arc::new(TemplateCache::new(256));

@@ -12,6 +12,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let store = DynamoStore::from_env().await?;
     let config = AdminConfig {
         public_base_url: std::env::var("HERALD_PUBLIC_URL").unwrap_or_default(),
+        import_budget: Some(herald_core::service::IMPORT_BUDGET),
     };
     let admin = Arc::new(AdminService::new(store, SystemClock, config));
     lambda_http::run(herald_admin_api::router(admin)).await

@@ -28,12 +28,20 @@ pub use suppressions::SuppressionRequest;
 pub struct AdminConfig {
     /// Base URL under which Herald's public routes (unsubscribe) are reachable.
     pub public_base_url: String,
+    /// How long a profile import may run before it starts no more lines (`None`: no limit).
+    /// The lines it did not reach are reported, so the caller can send them again; a deployed
+    /// admin function sets it under its timeout ([`IMPORT_BUDGET`]).
+    pub import_budget: Option<jiff::SignedDuration>,
 }
+
+/// The admin function's import budget: under its 29 s timeout with room for a last wave.
+pub const IMPORT_BUDGET: jiff::SignedDuration = jiff::SignedDuration::from_secs(20);
 
 impl Default for AdminConfig {
     fn default() -> Self {
         Self {
             public_base_url: "http://127.0.0.1:3000".into(),
+            import_budget: None,
         }
     }
 }

@@ -18,6 +18,12 @@ pub struct ImportReport {
     pub created: usize,
     pub updated: usize,
     pub failed: usize,
+    /// Lines the call ran out of time for (not applied, not failed): send them again, from
+    /// `resumeAtLine` on.
+    pub not_processed: usize,
+    /// The first line not processed (1-based), when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resume_at_line: Option<usize>,
     pub errors: Vec<ImportLineError>,
 }
 
@@ -213,7 +219,9 @@ impl<S: Store, C: Clock> AdminService<S, C> {
 
     /// Imports profiles from NDJSON: one [`ProfileUpdate`] per line, matched to an existing
     /// profile by any of its identities (in namespace order), else created. Lines are applied in
-    /// order; a bad line is reported and does not stop the others.
+    /// order; a bad line is reported and does not stop the others. With an
+    /// [`AdminConfig::import_budget`](super::AdminConfig::import_budget), a call that runs out
+    /// of time stops between two waves and reports the lines it did not reach.
     ///
     /// Lines run `IMPORT_WAVE` (64) at a time, so that a call's round trips to the store overlap
     /// (on DynamoDB a line is a transaction of ~10 ms: one after the other, 10,000 lines would
@@ -258,8 +266,18 @@ impl<S: Store, C: Clock> AdminService<S, C> {
                 Err(e) => report.fail(line, &e),
             }
         }
+        let deadline = self
+            .config
+            .import_budget
+            .and_then(|b| self.clock.now().checked_add(b).ok());
         let mut rest = parsed.as_slice();
         while !rest.is_empty() {
+            // Out of time: stop between waves (after the first, so every call makes progress).
+            if rest.len() < parsed.len() && deadline.is_some_and(|d| self.clock.now() >= d) {
+                report.not_processed = rest.len();
+                report.resume_at_line = rest.first().map(|l| l.line);
+                break;
+            }
             let wave = &rest[..wave_of(rest)];
             let lookup: Vec<Identity> = wave
                 .iter()

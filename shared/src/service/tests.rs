@@ -318,6 +318,46 @@ async fn an_import_of_several_waves_applies_every_line_about_one_profile_in_file
 }
 
 #[tokio::test]
+async fn an_import_out_of_time_stops_between_waves_and_reports_the_lines_it_did_not_reach() {
+    let clock = Arc::new(FixedClock::new("2026-03-01T09:00:00Z".parse().unwrap()));
+    // No time at all: the first wave runs (every call makes progress), then the call stops.
+    let svc = AdminService::new(
+        MemoryStore::new(),
+        clock,
+        AdminConfig {
+            import_budget: Some(jiff::SignedDuration::ZERO),
+            ..AdminConfig::default()
+        },
+    );
+    let mut lines: Vec<String> = (0..100)
+        .map(|i| json!({"identities": {"crmId": format!("c{i}")}}).to_string())
+        .collect();
+    lines.insert(1, "not json".into());
+    let r = svc.import_profiles(&lines.join("\n")).await.unwrap();
+    let wave = crate::service::profiles::IMPORT_WAVE;
+    assert_eq!(
+        (r.received, r.created, r.failed, r.not_processed),
+        (101, wave, 1, 100 - wave)
+    );
+    // The bad line is line 2; the first wave is lines 1 and 3..=65; line 66 is the first left.
+    assert_eq!(r.resume_at_line, Some(wave + 2));
+    assert!(
+        svc.find_profile("crmId", &format!("c{}", wave - 1))
+            .await
+            .is_ok()
+    );
+    assert!(
+        svc.find_profile("crmId", &format!("c{wave}"))
+            .await
+            .is_err(),
+        "a line not processed is not applied"
+    );
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["notProcessed"], 100 - wave);
+    assert_eq!(json["resumeAtLine"], wave + 2);
+}
+
+#[tokio::test]
 async fn a_static_audience_with_members_cannot_become_a_rule_audience() {
     let (svc, _) = service();
     let a = svc

@@ -150,6 +150,11 @@ fn the_dispatcher_outlives_a_paced_batchs_wait_with_time_to_send() {
 }
 
 #[test]
+fn the_admin_function_outlives_an_imports_budget() {
+    assert_clean("import budget", import_budget_violations(&template()));
+}
+
+#[test]
 fn authorization_defaults_to_iam_and_switches_to_jwt_by_parameter() {
     let template = template();
     let auth_mode = &template["Parameters"]["AuthMode"];
@@ -427,6 +432,23 @@ fn a_dispatcher_timeout_too_short_for_a_paced_batch_is_caught() {
     assert_caught(
         &pace_wait_violations(&broken),
         &format!("{dispatcher}: Timeout 30 s"),
+    );
+}
+
+#[test]
+fn an_admin_timeout_too_short_for_the_import_budget_is_caught() {
+    let template = template();
+    let (admin, _) = function_building(&template, "herald-admin-api")
+        .expect("a function builds herald-admin-api");
+    let broken = with_change(
+        &template,
+        &admin,
+        &["Properties", "Timeout"],
+        Some(Value::from(20)),
+    );
+    assert_caught(
+        &import_budget_violations(&broken),
+        &format!("{admin}: Timeout 20 s"),
     );
 }
 

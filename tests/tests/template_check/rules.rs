@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use herald_core::service::IMPORT_BUDGET;
 use herald_core::service::trigger::{CLAIM_TIMEOUT, TriggerConfig};
 use serde_norway::Value;
 
@@ -440,6 +441,24 @@ pub fn pace_wait_violations(template: &Value) -> Vec<String> {
     if timeout < 2 * wait {
         vec![format!(
             "{name}: Timeout {timeout} s leaves less than the pace wait ({wait} s) for the sends after it"
+        )]
+    } else {
+        vec![]
+    }
+}
+
+/// An import starts no wave after `IMPORT_BUDGET` and reports the lines it did not reach; the
+/// admin function must outlive that by a wave's time (5 s here), or a long import ends in a
+/// timeout with no report.
+pub fn import_budget_violations(template: &Value) -> Vec<String> {
+    let budget = IMPORT_BUDGET.as_secs().unsigned_abs();
+    let Some((name, admin)) = function_building(template, "herald-admin-api") else {
+        return vec!["no function builds herald-admin-api".into()];
+    };
+    let timeout = function_timeout(template, admin);
+    if timeout < budget + 5 {
+        vec![format!(
+            "{name}: Timeout {timeout} s leaves less than 5 s after the import budget ({budget} s)"
         )]
     } else {
         vec![]
