@@ -89,6 +89,19 @@ fn wave_of(lines: &[ImportLine]) -> usize {
     len
 }
 
+/// Each line's profile, from the answers to all the wave's identities in line order: the one
+/// holding the first of the line's identities that one holds.
+fn holders_of(wave: &[ImportLine], found: Vec<Option<Profile>>) -> Vec<Option<Profile>> {
+    let mut found = found.into_iter();
+    wave.iter()
+        .map(|l| {
+            // Every answer of the line is taken, so that the next line starts at its own.
+            let mine: Vec<Option<Profile>> = found.by_ref().take(l.identities.len()).collect();
+            mine.into_iter().flatten().next()
+        })
+        .collect()
+}
+
 /// How many of a wave's lines come before the first whose profile an earlier one also matched
 /// (at least one).
 fn first_repeated_holder(holders: &[Option<Profile>]) -> usize {
@@ -283,12 +296,7 @@ impl<S: Store, C: Clock> AdminService<S, C> {
                 .iter()
                 .flat_map(|l| l.identities.iter().cloned())
                 .collect();
-            let mut found = self.store.find_profiles(&lookup).await?.into_iter();
-            // Each line's profile: the one holding the first of its identities that one holds.
-            let holders: Vec<Option<Profile>> = wave
-                .iter()
-                .map(|l| found.by_ref().take(l.identities.len()).flatten().next())
-                .collect();
+            let holders = holders_of(wave, self.store.find_profiles(&lookup).await?);
             let wave = &wave[..first_repeated_holder(&holders)];
             let results =
                 futures_util::future::join_all(wave.iter().zip(holders).map(|(l, holder)| {
@@ -353,6 +361,33 @@ mod tests {
             .map(|i| line(&[("crmId", &format!("c{i}"))]))
             .collect();
         assert_eq!(wave_of(&many), IMPORT_WAVE, "at most a wave's worth");
+    }
+
+    #[test]
+    fn each_line_gets_the_first_profile_its_own_identities_found() {
+        let wave = [
+            line(&[("crmId", "c1"), ("email", "new@x.test")]),
+            line(&[("crmId", "c2")]),
+            line(&[("crmId", "c3"), ("email", "c3@x.test")]),
+        ];
+        let (p1, p2, p3) = (
+            Profile::new(ProfileId::new(), jiff::Timestamp::UNIX_EPOCH),
+            Profile::new(ProfileId::new(), jiff::Timestamp::UNIX_EPOCH),
+            Profile::new(ProfileId::new(), jiff::Timestamp::UNIX_EPOCH),
+        );
+        let found = vec![Some(p1.clone()), None, None, None, Some(p3.clone())];
+        let ids =
+            |h: Vec<Option<Profile>>| h.into_iter().map(|p| p.map(|p| p.id)).collect::<Vec<_>>();
+        assert_eq!(
+            ids(holders_of(&wave, found)),
+            vec![Some(p1.id), None, Some(p3.id)],
+            "a line's later answers are its own, not the next line's"
+        );
+        let found = vec![None, Some(p1.clone()), Some(p2.clone()), None, None];
+        assert_eq!(
+            ids(holders_of(&wave, found)),
+            vec![Some(p1.id), Some(p2.id), None]
+        );
     }
 
     #[test]

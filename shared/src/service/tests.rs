@@ -318,6 +318,44 @@ async fn an_import_of_several_waves_applies_every_line_about_one_profile_in_file
 }
 
 #[tokio::test]
+async fn an_import_matches_each_line_to_its_own_profile_when_lines_name_several_identities() {
+    let (svc, _) = service();
+    let created = svc
+        .import_profiles(
+            &(1..=3)
+                .map(|i| json!({"identities": {"crmId": format!("c{i}")}}).to_string())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.created, 3);
+    // One wave: the first line names a held identity and a new one, so its two lookups answer
+    // a profile and nothing; the next lines must still find their own profiles.
+    let lines = [
+        json!({"identities": {"crmId": "c1", "email": "new1@example.com"}, "attributes": {"n": 1}}),
+        json!({"identities": {"crmId": "c2"}, "attributes": {"n": 2}}),
+        json!({"identities": {"crmId": "c3"}, "attributes": {"n": 3}}),
+    ]
+    .map(|l| l.to_string())
+    .join("\n");
+    let r = svc.import_profiles(&lines).await.unwrap();
+    assert_eq!(
+        (r.updated, r.created, r.failed),
+        (3, 0, 0),
+        "{:?}",
+        r.errors
+    );
+    for i in 1..=3 {
+        let p = svc.find_profile("crmId", &format!("c{i}")).await.unwrap();
+        assert_eq!(p.attributes["n"], i);
+    }
+    let by_mail = svc.find_profile("email", "new1@example.com").await.unwrap();
+    let by_crm = svc.find_profile("crmId", "c1").await.unwrap();
+    assert_eq!(by_mail.id, by_crm.id, "the new email went to c1's profile");
+}
+
+#[tokio::test]
 async fn an_import_out_of_time_stops_between_waves_and_reports_the_lines_it_did_not_reach() {
     let clock = Arc::new(FixedClock::new("2026-03-01T09:00:00Z".parse().unwrap()));
     // No time at all: the first wave runs (every call makes progress), then the call stops.
