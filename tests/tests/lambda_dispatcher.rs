@@ -209,6 +209,25 @@ impl World {
         self.marketing_sms_at(None).await
     }
 
+    /// Triggers `campaign` for `audience` with a promo context; returns the execution id.
+    async fn trigger_promo(&self, campaign: CampaignId, audience: &str) -> String {
+        let reply = self
+            .trigger
+            .trigger_audience(
+                serde_json::from_value(
+                    json!({"campaignId": campaign, "audience": {"id": audience},
+                                              "context": {"promo": "10% off"}}),
+                )
+                .unwrap(),
+            )
+            .await
+            .unwrap();
+        serde_json::from_str::<Value>(&reply.body).unwrap()["executionId"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
     /// A live marketing SMS campaign, with a `rateLimit` when `per_second` is given.
     async fn marketing_sms_at(&self, per_second: Option<u32>) -> CampaignId {
         let cfg: herald_core::domain::ChannelConfig = self
@@ -278,19 +297,7 @@ async fn an_audience_execution_runs_through_sqs_batches_once_despite_a_poison_re
     let campaign = w.marketing_sms().await;
     let phones: Vec<String> = (0..3).map(|_| valid_phone()).collect();
     let audience = w.phone_audience(&phones).await;
-    let reply = w
-        .trigger
-        .trigger_audience(
-            serde_json::from_value(json!({"campaignId": campaign, "audience": {"id": audience},
-                                          "context": {"promo": "10% off"}}))
-            .unwrap(),
-        )
-        .await
-        .unwrap();
-    let execution = serde_json::from_str::<Value>(&reply.body).unwrap()["executionId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let execution = w.trigger_promo(campaign, &audience).await;
 
     // The planning step, as the queue delivers it, next to two poison records.
     let plan = w.receive(1).await;
@@ -370,19 +377,7 @@ async fn two_dispatchers_keep_to_a_campaigns_rate_together_and_defer_what_does_n
     let campaign = w.marketing_sms_at(Some(2)).await;
     let phones: Vec<String> = (0..6).map(|_| valid_phone()).collect();
     let audience = w.phone_audience(&phones).await;
-    let reply = w
-        .trigger
-        .trigger_audience(
-            serde_json::from_value(json!({"campaignId": campaign, "audience": {"id": audience},
-                                          "context": {"promo": "10% off"}}))
-            .unwrap(),
-        )
-        .await
-        .unwrap();
-    let execution = serde_json::from_str::<Value>(&reply.body).unwrap()["executionId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let execution = w.trigger_promo(campaign, &audience).await;
     let plan = w.receive(1).await;
     assert_eq!(
         failures(&w.dispatch(&[w.record(&plan[0])]).await),

@@ -19,7 +19,7 @@ use super::calls::{Cond, DynamoError, Update, Written};
 use super::codec::{get_instant, instant, ttl};
 use super::keys::{EXPIRES_AT, WHOLE, key, pace_pk};
 use crate::domain::CampaignId;
-use crate::ports::{PaceStore, Reservation, StoreResult, slots_end};
+use crate::ports::{PaceStore, Reservation, StoreError, StoreResult, slots_end};
 
 const NEXT: &str = "nextNs";
 /// Attempts of one reservation while other processes move the slot between attempts.
@@ -81,7 +81,7 @@ impl PaceStore for DynamoStore {
             let old = match self.update_returning_old(update).await? {
                 (Written::Done, old) if granted_from_old => {
                     let start = get_instant(&old, NEXT).ok_or_else(|| {
-                        crate::ports::StoreError::Corrupt(format!(
+                        StoreError::Corrupt(format!(
                             "pace record of campaign {campaign} has no valid {NEXT}"
                         ))
                     })?;
